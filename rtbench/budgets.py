@@ -1,0 +1,103 @@
+"""Budgets: how much compute one submission spends. The budget is part of the board.
+
+* ``smoke``: tiny images, one epoch, one holdout fold; every method end to end in seconds (tests).
+* ``quick``: a real but small run on a 2-core CPU: 128 px images, a few epochs, a holdout split.
+* ``paper``: the papers' settings (40 search epochs and 5-fold cross-validation in seed 000);
+  meant for a GPU.
+
+A reduced budget changes only these numbers, never the algorithm. Any field can be overridden on
+the command line (``budget.epochs=3``); an overridden budget is a different board.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rtbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Compute budget of one submission. Every field is a plain number or string (hashable, JSON-able)."""
+
+    name: str
+    # data
+    image_size: int = 128  # H = W of every 2D slice fed to a network (pixels)
+    spacing_mm: float = 1.8  # target in-plane spacing after resampling (mm per pixel)
+    synthetic_patients: int = 20  # number of synthetic patients (synthetic datasets only)
+    max_patients: int = 0  # cap on patients read from a real dataset (0: all)
+    # protocol
+    protocol: str = "holdout"  # "holdout" | "kfold" | "roots" (train on dataset.root, test on dataset.test_root)
+    folds: int = 5  # K for "kfold"
+    test_fraction: float = 0.2  # share of patients held out for "holdout"
+    search_fraction: float = 0.2  # share of patients reserved for search under "kfold"
+    # shared training recipe (the harness trains every candidate with these)
+    epochs: int = 8
+    batch_size: int = 16
+    lr: float = 1e-3
+    # search (methods read these through SearchContext.budget)
+    search_epochs: int = 4
+    search_warmup_epochs: int = 1  # weight-only epochs before architecture updates start
+    ga_population: int = 20
+    ga_generations: int = 100
+    random_samples: int = 8
+    # measurement (0 / 0.0: take the hardware profile's own setting)
+    min_queries: int = 0
+    min_duration_s: float = 0.0
+    warmup_queries: int = 0
+
+
+BUDGETS: dict[str, Budget] = {
+    "smoke": Budget(
+        name="smoke",
+        image_size=32,
+        spacing_mm=6.0,
+        synthetic_patients=6,
+        max_patients=10,
+        protocol="holdout",
+        test_fraction=0.34,
+        epochs=1,
+        batch_size=8,
+        search_epochs=1,
+        search_warmup_epochs=0,
+        ga_population=6,
+        ga_generations=5,
+        random_samples=2,
+        min_queries=5,
+        min_duration_s=0.05,
+        warmup_queries=2,
+    ),
+    "quick": Budget(name="quick"),
+    "paper": Budget(
+        name="paper",
+        image_size=224,
+        spacing_mm=1.25,
+        synthetic_patients=100,
+        protocol="kfold",
+        folds=5,
+        epochs=100,
+        batch_size=16,
+        search_epochs=40,
+        search_warmup_epochs=0,
+        ga_population=20,
+        ga_generations=100,
+        random_samples=100,
+    ),
+}
+
+PROTOCOLS = ("holdout", "kfold", "roots")
+
+
+def get_budget(name: str) -> Budget:
+    try:
+        return BUDGETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown budget '{name}'; valid budgets: {', '.join(BUDGETS)}") from None
+
+
+def with_overrides(budget: Budget, **fields: object) -> Budget:
+    """A copy of ``budget`` with ``fields`` replaced (types already checked by the config layer)."""
+    out = replace(budget, **fields)  # type: ignore[arg-type]
+    if out.protocol not in PROTOCOLS:
+        raise ConfigError(f"budget.protocol='{out.protocol}' is not valid; expected one of: {', '.join(PROTOCOLS)}")
+    return out

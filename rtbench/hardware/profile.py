@@ -1,0 +1,77 @@
+"""Hardware profiles: where and how networks are timed. One YAML file per profile in profiles/.
+
+Fields: name, description, device (``cpu`` | ``cuda``), threads (0: all cores of the machine),
+dtype, stream_batch (batch size of the throughput stream), and the measurement settings
+(warmup_queries, min_queries, min_duration_s, throughput_min_duration_s). In Ray each profile is
+a custom resource of capacity 1 (``resource``) on the node that owns the device, so no two
+measurements share a device.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rtbench.errors import ConfigError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    name: str
+    description: str = ""
+    device: str = "cpu"
+    threads: int = 0
+    dtype: str = "float32"
+    stream_batch: int = 8
+    warmup_queries: int = 10
+    min_queries: int = 100
+    min_duration_s: float = 2.0
+    throughput_min_duration_s: float = 2.0
+
+    @property
+    def resource(self) -> str:
+        """Name of the Ray custom resource (capacity 1) that a measurement trial holds."""
+        return f"hw-{self.name}"
+
+    def num_threads(self) -> int:
+        """Threads torch uses on this profile (``threads: 0`` means every core of the machine)."""
+        return self.threads if self.threads > 0 else (os.cpu_count() or 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def load_profile(name: str, **overrides: Any) -> HardwareProfile:
+    """Read ``profiles/<name>.yaml`` (or a YAML path) and apply ``hardware.<field>=`` overrides."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILE_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown hardware profile '{name}'; valid profiles: {', '.join(profile_names())}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of profile fields, got {type(raw).__name__}")
+    raw.update(overrides)
+    valid = {f.name: f for f in fields(HardwareProfile)}
+    unknown = sorted(set(raw) - set(valid))
+    if unknown:
+        raise ConfigError(f"{path}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}")
+    raw.setdefault("name", path.stem)
+    prof = HardwareProfile(**raw)
+    if prof.device not in ("cpu", "cuda"):
+        raise ConfigError(f"{path}: device='{prof.device}' is not valid; expected cpu or cuda")
+    if prof.dtype not in DTYPES:
+        raise ConfigError(f"{path}: dtype='{prof.dtype}' is not valid; expected one of {', '.join(DTYPES)}")
+    return prof

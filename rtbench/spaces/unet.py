@@ -1,0 +1,41 @@
+"""The hand-designed U-Net space: MONAI's ``UNet`` with a chosen initial width.
+
+Genotype: ``{"width": int, "depth": int, "res_units": int}``. Channels double at each of ``depth``
+levels from ``width`` (U-Net(8) and U-Net(16) in seed 003, Table II, have width 8 and 16).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monai.networks.nets import UNet
+from torch import nn
+
+from rtbench.errors import ConfigError
+from rtbench.spaces.base import Space, register_space
+from rtbench.tasks import Task
+
+
+@register_space("unet")
+class UNetSpace(Space):
+    def validate(self, genotype: dict[str, Any]) -> None:
+        for key in ("width", "depth"):
+            v = genotype.get(key)
+            if not isinstance(v, int) or v < 1:
+                raise ConfigError(f"unet genotype: '{key}'={v!r} must be a positive integer")
+
+    def build(self, genotype: dict[str, Any], task: Task, image_size: int) -> nn.Module:
+        self.validate(genotype)
+        width, depth = int(genotype["width"]), int(genotype["depth"])
+        if image_size % (2 ** (depth - 1)):
+            need = 2 ** (depth - 1)
+            raise ConfigError(f"unet genotype: depth={depth} needs an image size divisible by {need}, got {image_size}")
+        channels = tuple(width * 2**i for i in range(depth))
+        return UNet(
+            spatial_dims=2,
+            in_channels=task.in_channels,
+            out_channels=task.num_classes,
+            channels=channels,
+            strides=(2,) * (depth - 1),
+            num_res_units=int(genotype.get("res_units", 0)),
+        )
