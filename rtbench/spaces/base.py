@@ -9,12 +9,33 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import nn
 
 from rtbench.errors import ConfigError
 from rtbench.tasks import Task
+
+
+@dataclass(frozen=True, order=True)
+class OpInstance:
+    """One operation at one input shape: the unit a latency lookup table stores.
+
+    ``op`` is a name from ``rtbench.spaces.ops.OPS`` or a space's own fixed operation (a stem, a
+    scaling op, a head), which the space builds in ``build_op_instance``. ``h`` and ``w`` are the
+    *input* height and width; batch size is 1.
+    """
+
+    op: str
+    c_in: int
+    c_out: int
+    h: int
+    w: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.op}|{self.c_in}|{self.c_out}|{self.h}x{self.w}"
 
 
 class Space(ABC):
@@ -30,6 +51,17 @@ class Space(ABC):
     def validate(self, genotype: dict[str, Any]) -> None:
         """Raise ConfigError naming the bad gene if ``genotype`` is not of this space."""
         return None
+
+    def op_instances(self, task: Task, image_size: int, config: dict[str, Any] | None = None) -> list[OpInstance]:
+        """Every (op, shape) any architecture of this space (with space options ``config``) can
+        contain at ``image_size``: what a latency lookup table for the space must measure."""
+        raise NotImplementedError(f"space '{self.name}' does not list its op instances")
+
+    def build_op_instance(self, inst: OpInstance) -> nn.Module:
+        """A module computing ``inst`` alone (for timing). Spaces override this for their own ops."""
+        from rtbench.spaces.ops import build_op
+
+        return build_op(inst.op, inst.c_in, inst.c_out)
 
 
 _SPACES: dict[str, type[Space]] = {}
