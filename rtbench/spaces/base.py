@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 from torch import nn
 
 from rtbench.errors import ConfigError
@@ -38,6 +39,20 @@ class OpInstance:
         return f"{self.op}|{self.c_in}|{self.c_out}|{self.h}x{self.w}"
 
 
+@dataclass(frozen=True)
+class OpNode:
+    """One op of a derived network, as a node of its dataflow DAG.
+
+    ``inputs`` are ids of the nodes whose outputs this op consumes (empty: the network input).
+    A node whose op is a merge (sum of several inputs) is listed with its own ``OpInstance``
+    (e.g. op ``"add"``), so the graph accounts for every kernel the network launches.
+    """
+
+    id: str
+    inst: OpInstance
+    inputs: tuple[str, ...] = ()
+
+
 class Space(ABC):
     """A family of architectures addressed by genotypes."""
 
@@ -56,6 +71,26 @@ class Space(ABC):
         """Every (op, shape) any architecture of this space (with space options ``config``) can
         contain at ``image_size``: what a latency lookup table for the space must measure."""
         raise NotImplementedError(f"space '{self.name}' does not list its op instances")
+
+    def op_graph(self, genotype: dict[str, Any], task: Task, image_size: int) -> list[OpNode]:
+        """The derived network of ``genotype`` as a DAG of op instances, in topological order.
+
+        Latency predictors work on this graph alone: the sum model adds every node's table
+        latency; the longest-path model takes the heaviest input-to-output chain.
+        """
+        raise NotImplementedError(f"space '{self.name}' does not describe its op graph")
+
+    def sample_genotype(
+        self, rng: np.random.Generator, task: Task, image_size: int, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A uniformly random derived architecture of this space (random search, fidelity reports)."""
+        raise NotImplementedError(f"space '{self.name}' cannot sample genotypes")
+
+    def op_flops(self, inst: OpInstance) -> int:
+        """FLOPs of one op instance (2 x MACs, as torch's flop counter). Spaces override for their own ops."""
+        from rtbench.spaces.ops import get_op
+
+        return get_op(inst.op).flops(inst.c_in, inst.c_out, inst.h, inst.w)
 
     def build_op_instance(self, inst: OpInstance) -> nn.Module:
         """A module computing ``inst`` alone (for timing). Spaces override this for their own ops."""
