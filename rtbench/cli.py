@@ -1,0 +1,153 @@
+"""``bench``: the command line of rtbench.
+
+    bench submit [key=value ...]       search, train, score and time one method; write its record
+    bench runs [runs.dir=PATH]         list run records
+    bench leaderboard [runs.dir=PATH]  constraint-checked table per board
+    bench methods                      registered methods, one line each
+
+Every mistake in the arguments stops before any work with one line naming it (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rtbench.errors import RTBenchError
+
+console = Console(highlight=False)
+
+
+def _echo(line: str) -> None:
+    console.print(line, markup=False, soft_wrap=True)
+
+
+def _runs_dir(args: list[str]) -> Path:
+    from rtbench.config import parse_overrides
+
+    kv = parse_overrides(args)
+    unknown = [k for k in kv if k != "runs.dir"]
+    if unknown:
+        raise RTBenchError(f"unknown key '{unknown[0]}'; valid keys: runs.dir")
+    return Path(kv.get("runs.dir", "runs"))
+
+
+def _print_frame(title: str, df: Any) -> None:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for col in df.columns:
+        table.add_column(str(col), justify="left" if col in ("method", "candidate", "verdict", "board", "run") else "right")
+    for _, row in df.iterrows():
+        table.add_row(*[str(v) for v in row.tolist()])
+    console.print(table)
+
+
+def cmd_submit(args: list[str]) -> int:
+    from rtbench.config import resolve
+    from rtbench.leaderboard.table import _row, rank_board, render_board
+    from rtbench.runner import submit
+
+    spec = resolve(args)
+    result = submit(spec, echo=_echo)
+    rec = result.record
+    import pandas as pd
+
+    df = pd.DataFrame([_row(rec, c) for c in rec["candidates"]])
+    if not df.empty:
+        header, out = render_board(rec["board"], rank_board(df))
+        _print_frame(header, out)
+    for f in rec["failures"]:
+        _echo(f"failed: {f['unit']}: {f['error']}")
+    _echo(f"record: {result.run_dir / 'record.json'}  (status: {rec['status']})")
+    if result.interrupted:
+        _echo("the run is incomplete: run the same command again to resume (finished trials are not re-run)")
+        return 1
+    return 0
+
+
+def cmd_runs(args: list[str]) -> int:
+    import pandas as pd
+
+    from rtbench.records import iter_records
+
+    rows = []
+    for _path, rec in iter_records(_runs_dir(args)):
+        best = max((c.get("metrics", {}).get("dice_mean") or float("nan") for c in rec["candidates"]), default=float("nan"))
+        rows.append(
+            {
+                "board": rec["board"],
+                "run": rec["run_id"],
+                "method": rec["config"]["method"],
+                "status": rec["status"],
+                "candidates": len(rec["candidates"]),
+                "best Dice": "-" if pd.isna(best) else f"{best:.3f}",
+                "updated": rec["updated"],
+            }
+        )
+    if not rows:
+        _echo(f"no run records under {_runs_dir(args)}")
+        return 0
+    _print_frame("Runs", pd.DataFrame(rows))
+    return 0
+
+
+def cmd_leaderboard(args: list[str]) -> int:
+    from rtbench.leaderboard.table import collect, rank_board, render_board
+
+    df = collect(_runs_dir(args))
+    if df.empty:
+        _echo(f"no run records under {_runs_dir(args)}")
+        return 0
+    for board, part in df.groupby("board", sort=True):
+        header, out = render_board(str(board), rank_board(part))
+        _print_frame(header, out)
+    return 0
+
+
+def cmd_methods(args: list[str]) -> int:
+    from rtbench.methods.base import get_method_class, method_names
+
+    if args:
+        raise RTBenchError(f"bench methods takes no arguments, got '{args[0]}'")
+    for name in method_names():
+        cls = get_method_class(name)
+        opts = ", ".join(f"{k}={v!r}" for k, v in vars(cls.Config()).items())
+        _echo(f"{name:<18} space={cls.space:<8} {cls.description}" + (f"  [{opts}]" if opts else ""))
+    return 0
+
+
+COMMANDS = {
+    "submit": (cmd_submit, "search, train, score and time one method (key=value overrides)"),
+    "runs": (cmd_runs, "list run records"),
+    "leaderboard": (cmd_leaderboard, "constraint-checked table per board"),
+    "methods": (cmd_methods, "list registered methods"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description="rtbench: NAS under real-time constraints for cardiac segmentation")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("args", nargs="*", metavar="key=value")
+    ns = parser.parse_args(argv)
+    if not ns.command:
+        parser.print_help()
+        return 2
+    fn = COMMANDS[ns.command][0]
+    try:
+        return fn(ns.args)
+    except RTBenchError as err:
+        console.print(f"error: {err}", markup=False, style="red")
+        return 2
+    except KeyboardInterrupt:
+        _echo("interrupted: run the same command again to resume (finished trials are not re-run)")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

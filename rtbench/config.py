@@ -1,0 +1,254 @@
+"""Resolve ``key=value`` overrides into one typed, hashed :class:`RunSpec`.
+
+Keys a submission takes (every error names the key and the valid choices, before any work)::
+
+    method=NAME | package.module:Class      method.<field>=VALUE   (the method's Config dataclass)
+    dataset=NAME                             dataset.<field>=VALUE  (the dataset's Config dataclass)
+    hardware=NAME                            hardware.<field>=VALUE (HardwareProfile fields)
+    budget=NAME                              budget.<field>=VALUE   (Budget fields)
+    task=NAME (default: the dataset's task)  seed=INT  device=auto|cpu|cuda
+    ray.address=ADDR  ray.train_cpus=N  ray.train_gpus=N  runs.dir=PATH
+
+Values are typed by the target dataclass field (OmegaConf structured configs do the checking).
+The resolved config minus where it runs (ray.*, runs.dir, device) is hashed into the run id, so the
+same submission always lands in the same run folder, which is what makes resuming work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from rtbench.budgets import Budget, get_budget, with_overrides
+from rtbench.datasets.base import get_dataset_class
+from rtbench.errors import ConfigError
+from rtbench.hardware.profile import HardwareProfile, load_profile
+from rtbench.methods.base import get_method_class
+from rtbench.tasks import get_task
+
+TOP_KEYS = ("method", "dataset", "hardware", "budget", "task", "seed", "device")
+GROUPS = ("method", "dataset", "hardware", "budget", "ray", "runs")
+RAY_KEYS = {"address": str, "train_cpus": int, "train_gpus": float}
+RUNS_KEYS = {"dir": str}
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULTS = {"method": "unet", "dataset": "synthetic-cine", "hardware": "local-cpu", "budget": "quick", "seed": "0", "device": "auto"}
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where the submission's trials run (not part of the run's identity)."""
+
+    address: str = ""  # "" -> RAY_ADDRESS if set, else a local Ray on this machine's CPUs
+    train_cpus: int = 0  # CPUs per training trial (0: every CPU of a local Ray)
+    train_gpus: float = 0.0  # GPUs per training trial
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One fully resolved submission."""
+
+    method: str
+    method_config: dict[str, Any]
+    dataset: str
+    dataset_config: dict[str, Any]
+    task: str
+    hardware: HardwareProfile
+    budget: Budget
+    seed: int
+    budget_overridden: bool = False
+    device: str = "auto"
+    ray: RayOptions = field(default_factory=RayOptions)
+    runs_dir: str = "runs"
+
+    def identity(self) -> dict[str, Any]:
+        """The part of the spec that defines the result (hashed into the run id)."""
+        return {
+            "method": self.method,
+            "method_config": self.method_config,
+            "dataset": self.dataset,
+            "dataset_config": self.dataset_config,
+            "task": self.task,
+            "hardware": self.hardware.to_dict(),
+            "budget": dataclasses.asdict(self.budget),
+            "seed": self.seed,
+        }
+
+    @property
+    def config_hash(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def budget_label(self) -> str:
+        """The budget's name, plus a short hash when fields were overridden (a different board)."""
+        if not self.budget_overridden:
+            return self.budget.name
+        h = hashlib.sha256(json.dumps(dataclasses.asdict(self.budget), sort_keys=True).encode()).hexdigest()[:6]
+        return f"{self.budget.name}+{h}"
+
+    @property
+    def board(self) -> str:
+        """task/dataset/hardware/budget: rows on different boards are never compared."""
+        return f"{self.task}/{self.dataset}/{self.hardware.name}/{self.budget_label}"
+
+    @property
+    def run_id(self) -> str:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.method).strip("-")
+        return f"{slug}-s{self.seed}-{self.config_hash[:10]}"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.board.replace("/", "__") / self.run_id
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.identity()
+        d.update(
+            board=self.board,
+            run_id=self.run_id,
+            config_hash=self.config_hash,
+            budget_label=self.budget_label,
+            device=self.device,
+            ray=dataclasses.asdict(self.ray),
+        )
+        return d
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """``["a=1", "b.c=x"]`` -> ``{"a": "1", "b.c": "x"}``; a token without '=' is an error."""
+    out: dict[str, str] = {}
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"'{arg}' is not key=value; e.g. method=unet method.width=16 budget=quick")
+        if key in out:
+            raise ConfigError(f"key '{key}' is given twice ('{out[key]}' and '{value}')")
+        out[key] = value
+    return out
+
+
+def _typed_fields(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _merge_dataclass(instance: Any, overrides: dict[str, str], prefix: str, owner: str) -> Any:
+    """Apply ``overrides`` (field -> raw string) to a dataclass instance with OmegaConf type checks."""
+    if not overrides:
+        return instance
+    valid = _typed_fields(type(instance))
+    for key in overrides:
+        if key not in valid:
+            choices = ", ".join(f"{prefix}.{v}" for v in valid) or "(none)"
+            raise ConfigError(f"unknown key '{prefix}.{key}' for {owner}; valid keys: {choices}")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(instance), OmegaConf.from_dotlist([f"{k}={v}" for k, v in overrides.items()]))
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or next(iter(overrides))
+        ftype = {f.name: f.type for f in dataclasses.fields(type(instance))}.get(str(key), "?")
+        ftype = getattr(ftype, "__name__", ftype)
+        raise ConfigError(f"{prefix}.{key}='{overrides.get(str(key), '')}' is not a valid {ftype} (for {owner})") from None
+
+
+def _simple(group: str, overrides: dict[str, str], schema: dict[str, type]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in overrides.items():
+        if key not in schema:
+            raise ConfigError(f"unknown key '{group}.{key}'; valid keys: {', '.join(f'{group}.{k}' for k in schema)}")
+        try:
+            out[key] = schema[key](raw)
+        except ValueError:
+            raise ConfigError(f"{group}.{key}='{raw}' is not a valid {schema[key].__name__}") from None
+    return out
+
+
+def resolve(args: list[str] | dict[str, str]) -> RunSpec:
+    """Turn command-line ``key=value`` tokens into a RunSpec, or raise ConfigError naming the bad key."""
+    raw = parse_overrides(args) if isinstance(args, list) else dict(args)
+    top: dict[str, str] = dict(DEFAULTS)
+    grouped: dict[str, dict[str, str]] = {g: {} for g in GROUPS}
+    for key, value in raw.items():
+        if "." in key and key.split(".", 1)[0] in GROUPS:
+            group, sub = key.split(".", 1)
+            grouped[group][sub] = value
+        elif key in TOP_KEYS:
+            top[key] = value
+        else:
+            valid = ", ".join([*TOP_KEYS, *(f"{g}.<field>" for g in GROUPS)])
+            raise ConfigError(f"unknown key '{key}'; valid keys: {valid}")
+
+    method_cls = get_method_class(top["method"])
+    method_cfg = _merge_dataclass(method_cls.Config(), grouped["method"], "method", f"method '{top['method']}'")
+
+    dataset_cls = get_dataset_class(top["dataset"])
+    dataset_cfg = _merge_dataclass(dataset_cls.Config(), grouped["dataset"], "dataset", f"dataset '{top['dataset']}'")
+    task = get_task(top.get("task") or dataset_cls.task)
+    if "task" in raw and task.name != dataset_cls.task:
+        raise ConfigError(f"task='{task.name}' does not match dataset '{top['dataset']}', which is a '{dataset_cls.task}' dataset")
+
+    budget = get_budget(top["budget"])
+    budget = _merge_dataclass(budget, grouped["budget"], "budget", f"budget '{top['budget']}'")
+    budget = with_overrides(budget)
+
+    if "name" in grouped["hardware"]:
+        raise ConfigError("hardware.name cannot be overridden; choose a profile with hardware=NAME")
+    profile = _merge_dataclass(load_profile(top["hardware"]), grouped["hardware"], "hardware", f"profile '{top['hardware']}'")
+
+    try:
+        seed = int(top["seed"])
+    except ValueError:
+        raise ConfigError(f"seed='{top['seed']}' is not a valid int") from None
+    if top["device"] not in DEVICES:
+        raise ConfigError(f"device='{top['device']}' is not valid; expected one of: {', '.join(DEVICES)}")
+
+    ray_opts = RayOptions(**_simple("ray", grouped["ray"], RAY_KEYS))
+    runs = _simple("runs", grouped["runs"], RUNS_KEYS)
+    return RunSpec(
+        method=top["method"],
+        method_config=dataclasses.asdict(method_cfg),
+        dataset=top["dataset"],
+        dataset_config=dataclasses.asdict(dataset_cfg),
+        task=task.name,
+        hardware=profile,
+        budget=budget,
+        seed=seed,
+        budget_overridden=bool(grouped["budget"]),
+        device=top["device"],
+        ray=ray_opts,
+        runs_dir=runs.get("dir", "runs"),
+    )
+
+
+def spec_from_dict(d: dict[str, Any]) -> RunSpec:
+    """Rebuild a RunSpec from ``RunSpec.to_dict()`` (a run record's ``config``)."""
+    return RunSpec(
+        method=d["method"],
+        method_config=d["method_config"],
+        dataset=d["dataset"],
+        dataset_config=d["dataset_config"],
+        task=d["task"],
+        hardware=HardwareProfile(**d["hardware"]),
+        budget=Budget(**d["budget"]),
+        seed=int(d["seed"]),
+        budget_overridden="+" in d.get("budget_label", ""),
+        device=d.get("device", "auto"),
+        ray=RayOptions(**d.get("ray", {})),
+    )
+
+
+def instantiate_method(spec: RunSpec) -> Any:
+    """The method object for a spec, its Config rebuilt from the resolved dict."""
+    cls = get_method_class(spec.method)
+    return cls(cls.Config(**spec.method_config))
+
+
+def instantiate_dataset(spec: RunSpec) -> Any:
+    cls = get_dataset_class(spec.dataset)
+    return cls(cls.Config(**spec.dataset_config))

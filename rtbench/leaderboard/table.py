@@ -1,0 +1,107 @@
+"""Constraint-checked tables per board from run records.
+
+One row per (run, candidate). Rows on different boards (task/dataset/hardware/budget) are never
+compared. Ranking: feasible rows first (every real-time constraint met, latency checked on p90),
+then by mean Dice; a row that breaks a constraint stays on the board, marked with what it broke,
+and never ranks above a feasible row. Rows whose training or measurement is incomplete are listed
+last and never ranked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rtbench.records import iter_records
+from rtbench.tasks import get_task
+
+
+def _row(rec: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
+    cfg = rec["config"]
+    task = get_task(cfg["task"])
+    m = cand.get("metrics", {})
+    meas = cand.get("measurement") or {}
+    lat = meas.get("latency", {})
+    tp = meas.get("throughput", {})
+    cons = cand.get("constraints")
+    row: dict[str, Any] = {
+        "board": rec["board"],
+        "method": cfg["method"],
+        "candidate": cand["label"],
+        "run_id": rec["run_id"],
+        "seed": cfg["seed"],
+    }
+    for c in task.classes:
+        row[f"dice_{c}"] = m.get(f"dice_{c}")
+        row[f"dice_{c}_std"] = m.get(f"dice_{c}_std")
+    row.update(
+        dice_mean=m.get("dice_mean"),
+        dice_mean_std=m.get("dice_mean_std"),
+        hd95_mean=m.get("hd95_mean"),
+        latency_p50_ms=lat.get("p50_ms"),
+        latency_p90_ms=lat.get("p90_ms"),
+        latency_p99_ms=lat.get("p99_ms"),
+        throughput_fps=tp.get("fps"),
+        params_m=(meas.get("params") or 0) / 1e6 if meas else None,
+        gflops=(meas.get("flops") or 0) / 1e9 if meas else None,
+        complete=bool(cand.get("complete")),
+        feasible=bool(cons and cons["feasible"]) and bool(cand.get("complete")),
+        broken=",".join(cons["broken"]) if cons else "",
+        train_seconds=cand.get("train_seconds"),
+        search_seconds=rec.get("search", {}).get("seconds"),
+    )
+    return row
+
+
+def collect(runs_dir: Path) -> pd.DataFrame:
+    """Every candidate of every run record under ``runs_dir`` as one DataFrame row."""
+    rows = [_row(rec, cand) for _, rec in iter_records(runs_dir) for cand in rec.get("candidates", [])]
+    return pd.DataFrame(rows)
+
+
+def rank_board(df: pd.DataFrame) -> pd.DataFrame:
+    """Rank one board: complete+feasible by Dice, then complete+infeasible by Dice, then incomplete."""
+    df = df.copy()
+    df["_tier"] = 2 - df["complete"].astype(int) - (df["complete"] & df["feasible"]).astype(int)
+    df = df.sort_values(["_tier", "dice_mean"], ascending=[True, False], na_position="last").drop(columns="_tier")
+    df.insert(0, "rank", [str(i + 1) if t else "-" for i, t in enumerate(df["feasible"])])
+    return df.reset_index(drop=True)
+
+
+def _pm(m: Any, s: Any) -> str:
+    if m is None or pd.isna(m):
+        return "-"
+    return f"{m:.3f}±{s:.3f}" if s is not None and not pd.isna(s) else f"{m:.3f}"
+
+
+def _num(v: Any, fmt: str) -> str:
+    return "-" if v is None or pd.isna(v) else format(v, fmt)
+
+
+def render_board(board: str, df: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """(header line, display DataFrame) for one ranked board."""
+    task = get_task(board.split("/")[0])
+    classes = task.classes
+    out = pd.DataFrame(
+        {
+            "rank": df["rank"],
+            "method": df["method"],
+            "candidate": df["candidate"],
+            **{c: [_pm(m, s) for m, s in zip(df[f"dice_{c}"], df[f"dice_{c}_std"])] for c in classes},
+            "Dice": [_pm(m, s) for m, s in zip(df["dice_mean"], df["dice_mean_std"])],
+            "HD95 mm": [_num(v, ".2f") for v in df["hd95_mean"]],
+            "p50 ms": [_num(v, ".1f") for v in df["latency_p50_ms"]],
+            "p90 ms": [_num(v, ".1f") for v in df["latency_p90_ms"]],
+            "fps": [_num(v, ".1f") for v in df["throughput_fps"]],
+            "params M": [_num(v, ".2f") for v in df["params_m"]],
+            "GFLOPs": [_num(v, ".2f") for v in df["gflops"]],
+            "verdict": [
+                ("ok" if f else f"breaks {b}") if c else "incomplete" for f, b, c in zip(df["feasible"], df["broken"], df["complete"])
+            ],
+        }
+    )
+    checks = " and ".join(c.describe() for c in task.constraints)
+    header = f"Board {board}   constraints: {checks} (latency checked on p90, throughput measured as sustained frames/s)"
+    return header, out

@@ -1,0 +1,209 @@
+"""Run records: one schema-versioned JSON per submission, written atomically.
+
+Layout of a run folder (``runs/<board>/<run-id>/``)::
+
+    spec.json          the resolved config (RunSpec.to_dict())
+    units/<unit>.json  one file per finished or failed trial (search, train x fold, measure)
+    search_ckpt/       the method's own checkpoints (resuming an interrupted search)
+    tune/              Ray Tune's experiment folders
+    record.json        the assembled record (this module), rewritten after every stage
+
+A unit file is the unit of resume: a trial whose file says ``"status": "ok"`` never runs again.
+A failed trial's file keeps its error and is retried on the next submission; it is never
+counted as a result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtbench.tasks import get_task
+
+SCHEMA = "rtbench.run/1"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` via a temp file + os.replace (never a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(_clean(data), fh, indent=1, sort_keys=False, allow_nan=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def read_json(path: Path) -> Any:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+# ----------------------------------------------------------------------------- units
+
+
+def unit_path(run_dir: Path, unit: str) -> Path:
+    return run_dir / "units" / f"{unit}.json"
+
+
+def load_unit(run_dir: Path, unit: str) -> dict[str, Any] | None:
+    p = unit_path(run_dir, unit)
+    return read_json(p) if p.is_file() else None
+
+
+def unit_done(run_dir: Path, unit: str) -> bool:
+    u = load_unit(run_dir, unit)
+    return bool(u and u.get("status") == "ok")
+
+
+def save_unit(run_dir: Path, unit: str, stage: str, status: str, invocation: str, payload: Any = None, error: str = "") -> None:
+    write_json_atomic(
+        unit_path(run_dir, unit),
+        {
+            "unit": unit,
+            "stage": stage,
+            "status": status,
+            "invocation": invocation,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "error": error,
+            "payload": payload,
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- assembly
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def aggregate_folds(folds: list[dict[str, Any]], classes: tuple[str, ...]) -> dict[str, float]:
+    """Mean +- std of each metric: across folds when there are several, across volumes otherwise.
+
+    Each fold payload holds ``per_volume`` rows; a metric's fold value is the mean over its
+    volumes (nan-aware). Keys: ``dice_RV``/``dice_RV_std``, ..., ``dice_mean``, ``hd95_mean``.
+    """
+    names = [f"dice_{c}" for c in classes] + ["dice_mean"] + [f"hd95_{c}" for c in classes] + ["hd95_mean"]
+    out: dict[str, float] = {}
+    for name in names:
+        if len(folds) > 1:
+            per_fold = [_mean_std([r.get(name) for r in f["per_volume"]])[0] for f in folds]
+            m, s = _mean_std(per_fold)
+        else:
+            m, s = _mean_std([r.get(name) for f in folds for r in f["per_volume"]])
+        out[name], out[f"{name}_std"] = m, s
+    out["volumes"] = float(sum(len(f["per_volume"]) for f in folds))
+    out["folds"] = float(len(folds))
+    return out
+
+
+def assemble(run_dir: Path, spec: dict[str, Any], candidates: list[dict[str, Any]] | None, n_folds: int,
+             driver_env: dict[str, Any]) -> dict[str, Any]:
+    """Build the run record from the unit files of ``run_dir``."""
+    task = get_task(spec["task"])
+    search_u = load_unit(run_dir, "search")
+    failures = []
+    rows = []
+    env: dict[str, Any] = dict(driver_env)
+    for cand in candidates or []:
+        key = cand["key"]
+        folds, fold_train = [], []
+        for k in range(n_folds):
+            u = load_unit(run_dir, f"train-{key}-f{k}")
+            if u and u["status"] == "ok":
+                folds.append(u["payload"])
+                fold_train.append(u["payload"]["train"])
+        mu = load_unit(run_dir, f"measure-{key}")
+        measurement = mu["payload"] if mu and mu["status"] == "ok" else None
+        if measurement:
+            env.update(measurement.get("environment", {}))
+        complete = len(folds) == n_folds and measurement is not None
+        row: dict[str, Any] = {
+            "key": key,
+            "label": cand["label"],
+            "space": cand["space"],
+            "genotype": cand["genotype"],
+            "predicted": cand.get("predicted", {}),
+            "complete": complete,
+            "folds": [{"fold": f["fold"], "summary": f["summary"], "train": f["train"], "per_volume": f["per_volume"]} for f in folds],
+            "metrics": aggregate_folds(folds, task.classes) if folds else {},
+            "train_seconds": float(sum(t.get("train_seconds", 0.0) for t in fold_train)),
+            "measurement": {k: v for k, v in (measurement or {}).items() if k != "environment"} or None,
+        }
+        if measurement:
+            metrics = {
+                "latency_p90_ms": measurement["latency"]["p90_ms"],
+                "throughput_fps": measurement["throughput"]["fps"],
+            }
+            broken = task.broken(metrics)
+            row["constraints"] = {
+                "broken": broken,
+                "feasible": not broken,
+                "checked": [c.describe() for c in task.constraints],
+            }
+        rows.append(row)
+    for p in sorted((run_dir / "units").glob("*.json")) if (run_dir / "units").is_dir() else []:
+        u = read_json(p)
+        if u.get("status") != "ok":
+            failures.append({"unit": u["unit"], "stage": u["stage"], "error": u.get("error", "")})
+    complete = bool(rows) and all(r["complete"] for r in rows)
+    return {
+        "schema": SCHEMA,
+        "run_id": spec["run_id"],
+        "board": spec["board"],
+        "status": "complete" if complete else "partial",
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "config": spec,
+        "environment": env,
+        "search": {
+            "seconds": (search_u or {}).get("payload", {}).get("search_seconds") if search_u and search_u["status"] == "ok" else None,
+            "n_candidates": len(candidates or []),
+        },
+        "candidates": rows,
+        "failures": failures,
+    }
+
+
+def iter_records(runs_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable ``record.json`` under ``runs_dir`` (a corrupt one is skipped with a warning)."""
+    if not runs_dir.is_dir():
+        return
+    for p in sorted(runs_dir.glob("*/*/record.json")):
+        try:
+            rec = read_json(p)
+        except (OSError, json.JSONDecodeError) as err:
+            print(f"warning: skipping unreadable run record {p}: {err}")
+            continue
+        if rec.get("schema") != SCHEMA:
+            print(f"warning: skipping {p}: schema {rec.get('schema')!r}, expected {SCHEMA!r}")
+            continue
+        yield p, rec

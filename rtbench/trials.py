@@ -1,0 +1,129 @@
+"""The three kinds of work of a submission, as plain functions (Ray Tune runs each as a trial).
+
+* :func:`run_search`: the method searches the search pool only and returns candidates.
+* :func:`run_train`: one (candidate, fold): build, train from scratch with the shared recipe,
+  score on the fold's test patients (Dice per class, HD95 in mm, per volume).
+* :func:`run_measure`: one candidate: latency percentiles, throughput, params and FLOPs on the
+  hardware profile.
+
+Each takes the resolved spec as a dict (what crosses process boundaries) and a ``report``
+callback for progress, and returns a JSON-able payload. None of them writes results: the runner
+does, so a trial that dies leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rtbench.config import RunSpec, instantiate_dataset, instantiate_method, spec_from_dict
+from rtbench.datasets.base import DatasetBundle, Volume
+from rtbench.datasets.splits import SplitPlan, make_split
+from rtbench.errors import RTBenchError
+from rtbench.methods.base import Candidate, SearchContext
+from rtbench.spaces.base import get_space
+from rtbench.tasks import get_task
+
+Report = Callable[..., None]
+
+
+def resolve_device(spec: RunSpec) -> torch.device:
+    """``device=auto``: the GPU when one is visible to this process, else the CPU."""
+    if spec.device == "cuda" or (spec.device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RTBenchError("device=cuda but no CUDA device is visible to this process")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def load_data(spec: RunSpec, progress: Callable[[str], None] | None = None) -> tuple[DatasetBundle, SplitPlan]:
+    """The dataset at the budget's grid and its patient-level split plan (deterministic by seed)."""
+    bundle = instantiate_dataset(spec).load(spec.budget, spec.seed, progress)
+    if spec.budget.protocol == "roots" and bundle.test_volumes is None:
+        raise RTBenchError(f"budget.protocol=roots needs a test set: set dataset.test_root for dataset '{spec.dataset}'")
+    plan = make_split(bundle.patients(), spec.budget, spec.seed, has_test_set=bundle.test_volumes is not None)
+    return bundle, plan
+
+
+def _select(volumes: list[Volume], patients: tuple[str, ...]) -> list[Volume]:
+    keep = set(patients)
+    return [v for v in volumes if v.patient in keep]
+
+
+def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str, Any]:
+    spec = spec_from_dict(spec_d)
+    bundle, plan = load_data(spec, lambda s: report(stage="data", message=s))
+    ctx = SearchContext(
+        task=get_task(spec.task),
+        budget=spec.budget,
+        hardware=spec.hardware,
+        volumes=_select(bundle.volumes, plan.search),
+        seed=spec.seed,
+        rng=np.random.default_rng(spec.seed),
+        device=resolve_device(spec),
+        checkpoint_dir=Path(run_dir) / "search_ckpt",
+        report=report,
+    )
+    ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    method = instantiate_method(spec)
+    t0 = time.perf_counter()
+    candidates = method.search(ctx)
+    seconds = time.perf_counter() - t0
+    if not candidates:
+        raise RTBenchError(f"method '{spec.method}' returned no candidates")
+    seen: set[str] = set()
+    out = []
+    for c in candidates:
+        if not isinstance(c, Candidate):
+            raise RTBenchError(f"method '{spec.method}' returned {type(c).__name__}, expected rtbench.methods.Candidate")
+        get_space(c.space).validate(c.genotype)
+        if c.key in seen:
+            continue
+        seen.add(c.key)
+        out.append({**c.to_dict(), "key": c.key})
+    return {"candidates": out, "search_seconds": seconds, "search_patients": len(plan.search)}
+
+
+def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report: Report) -> dict[str, Any]:
+    from rtbench.train.metrics import evaluate, summarize
+    from rtbench.train.recipe import seed_everything, train_model
+
+    spec = spec_from_dict(spec_d)
+    task = get_task(spec.task)
+    bundle, plan = load_data(spec)
+    f = plan.folds[fold]
+    train_v = _select(bundle.volumes, f.train)
+    test_v = _select(bundle.test_volumes, f.test) if bundle.test_volumes is not None else _select(bundle.volumes, f.test)
+    device = resolve_device(spec)
+    seed = spec.seed * 1000 + fold
+    seed_everything(seed)
+    model = get_space(cand_d["space"]).build(cand_d["genotype"], task, spec.budget.image_size).to(device)
+    stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m))
+    rows = evaluate(model, test_v, task, device)
+    return {
+        "fold": fold,
+        "train": stats,
+        "per_volume": rows,
+        "summary": summarize(rows, task.classes),
+        "train_patients": len(f.train),
+        "test_patients": len(f.test),
+    }
+
+
+def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) -> dict[str, Any]:
+    from rtbench.hardware.env import environment_info
+    from rtbench.hardware.measure import measure_all
+
+    spec = spec_from_dict(spec_d)
+    task = get_task(spec.task)
+    torch.manual_seed(spec.seed)
+    model = get_space(cand_d["space"]).build(cand_d["genotype"], task, spec.budget.image_size)
+    shape = (task.in_channels, spec.budget.image_size, spec.budget.image_size)
+    result = measure_all(model, shape, spec.hardware, spec.budget, progress=lambda s: report(message=s))
+    result["environment"] = environment_info(spec.hardware)
+    return result
