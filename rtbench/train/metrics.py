@@ -1,0 +1,173 @@
+"""Scoring: slice-wise prediction of a volume, per-class 3D Dice and HD95 (MONAI), summaries.
+
+Per volume and foreground class c (label value ``i + 1`` for ``classes[i]``), with A the predicted
+and B the reference mask of the whole 3D stack:
+
+* Dice (``monai.metrics.DiceMetric``): ``Dice = 2 |A ∩ B| / (|A| + |B|)``.
+* HD95 (``monai.metrics.HausdorffDistanceMetric(percentile=95)``): the 95th percentile of the
+  symmetric surface distances, in mm, with the volume's anisotropic (slice, row, col) spacing.
+  As MONAI (and DeepMind's ``surface-distance``, ``compute_robust_hausdorff``) computes it,
+  ``HD95 = max(P95{d(a, ∂B) : a ∈ ∂A}, P95{d(b, ∂A) : b ∈ ∂B})``, where ∂A is the surface (edge
+  voxels) of A and d the Euclidean distance in mm.
+
+Empty-class conventions (decided here, one rule for every method):
+
+* class absent in both reference and prediction: Dice = NaN and HD95 = NaN; nothing to score, and
+  the value is excluded from every mean (MONAI's ``DiceMetric`` default, ``ignore_empty=True``,
+  and its HD give NaN here too; rewarding 1.0 would inflate the means of trivially empty cases).
+* class absent in the reference only (false positives) or in the prediction only (missed class):
+  Dice = 0.0, and HD95 = the diagonal of the field of view in mm,
+  ``sqrt(sum_k (shape_k * spacing_k)^2)``: an upper bound on any distance inside the volume (the
+  BraTS convention for an undefined HD95). MONAI itself would give NaN for a reference-empty
+  class, which hides false positives, and infinity for a prediction-empty class, which breaks
+  every mean; both are replaced by this finite penalty.
+
+Every aggregation over classes, volumes and folds is NaN-aware (``numpy.nanmean`` /
+``numpy.nanstd``); a mean over nothing but NaN is NaN. Standard deviations are population
+standard deviations (``ddof=0``), so a single volume or a single fold has std 0.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from monai.metrics import DiceMetric, HausdorffDistanceMetric
+from monai.networks.utils import one_hot
+from torch import nn
+
+if TYPE_CHECKING:
+    from rtbench.datasets.base import Volume
+    from rtbench.tasks import Task
+
+__all__ = ["evaluate", "metric_names", "predict_volume", "score_volume", "summarize", "summarize_folds"]
+
+
+def metric_names(classes: Sequence[str]) -> list[str]:
+    """Per-volume metric keys, in table order: ``dice_<c>`` for each class, ``dice_mean``, then HD95."""
+    return [f"dice_{c}" for c in classes] + ["dice_mean"] + [f"hd95_{c}" for c in classes] + ["hd95_mean"]
+
+
+def predict_volume(model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16) -> np.ndarray:
+    """Segment ``volume`` slice by slice: argmax over the logits (B, C, H, W) of each batch of slices.
+
+    Runs in eval mode under ``torch.inference_mode`` and restores the model's previous mode.
+    Returns a uint8 array of shape (S, H, W) with values in {0, ..., C - 1}.
+    """
+    was_training = model.training
+    model.eval()
+    image = torch.from_numpy(np.ascontiguousarray(volume.image, dtype=np.float32))
+    out = np.empty(image.shape, dtype=np.uint8)
+    try:
+        with torch.inference_mode():
+            for start in range(0, image.shape[0], batch_size):
+                x = image[start : start + batch_size].unsqueeze(1).to(device)
+                out[start : start + batch_size] = model(x).argmax(dim=1).to(torch.uint8).cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
+def score_volume(pred: np.ndarray, label: np.ndarray, spacing: Sequence[float], classes: Sequence[str]) -> dict[str, float]:
+    """Dice and HD95 (mm) of each class of one 3D volume, plus their NaN-aware means over classes.
+
+    Args:
+        pred: predicted label map, integer array (S, H, W).
+        label: reference label map, integer array (S, H, W); ``classes[i]`` is label ``i + 1``.
+        spacing: (slice, row, col) voxel spacing in mm.
+        classes: foreground class names, e.g. ``("RV", "MYO", "LV")``.
+
+    Returns:
+        floats keyed (in this order) by :func:`metric_names`: ``dice_<c>`` for each class,
+        ``dice_mean``, ``hd95_<c>`` for each class, ``hd95_mean``; with the empty-class conventions
+        of this module's docstring.
+    """
+    if pred.shape != label.shape or pred.ndim != 3:
+        raise ValueError(f"pred and label must both be (S, H, W); got {pred.shape} and {label.shape}")
+    if len(spacing) != 3:
+        raise ValueError(f"spacing must be (slice, row, col) in mm, got {spacing}")
+    n = len(classes) + 1
+    y_pred = one_hot(torch.as_tensor(pred.astype(np.int64))[None, None], num_classes=n)
+    y = one_hot(torch.as_tensor(label.astype(np.int64))[None, None], num_classes=n)
+    spacing_mm = tuple(float(s) for s in spacing)
+
+    dice = DiceMetric(include_background=False, reduction="none", ignore_empty=False)(y_pred, y)[0].numpy()
+    with warnings.catch_warnings():  # MONAI warns on every empty class; the conventions below handle them
+        warnings.simplefilter("ignore")
+        hd_metric = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")
+        hd95 = hd_metric(y_pred, y, spacing=spacing_mm)[0].numpy()
+
+    in_pred = y_pred[0, 1:].flatten(1).any(dim=1).numpy()
+    in_ref = y[0, 1:].flatten(1).any(dim=1).numpy()
+    diagonal = float(np.sqrt(sum((k * s) ** 2 for k, s in zip(pred.shape, spacing_mm, strict=True))))
+    dice = np.where(in_pred | in_ref, dice, np.nan)
+    hd95 = np.where(in_pred & in_ref, hd95, np.where(in_pred | in_ref, diagonal, np.nan))
+
+    out = {f"dice_{c}": float(d) for c, d in zip(classes, dice, strict=True)}
+    out["dice_mean"] = _nanmean(dice)
+    out.update({f"hd95_{c}": float(h) for c, h in zip(classes, hd95, strict=True)})
+    out["hd95_mean"] = _nanmean(hd95)
+    return out
+
+
+def evaluate(model: nn.Module, volumes: Sequence[Volume], task: Task, device: torch.device) -> list[dict[str, Any]]:
+    """Score ``model`` on every volume: one row per volume.
+
+    Each row holds ``case_id``, ``patient``, ``phase``, ``group`` and the metrics of
+    :func:`score_volume` for ``task.classes``.
+    """
+    model = model.to(device)
+    rows = []
+    for v in volumes:
+        pred = predict_volume(model, v, device)
+        row: dict[str, Any] = {"case_id": v.case_id, "patient": v.patient, "phase": v.phase, "group": v.group}
+        row.update(score_volume(pred, v.label, v.spacing, task.classes))
+        rows.append(row)
+    return rows
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> dict[str, float]:
+    """Mean and std of each metric across volumes (NaN-aware; population std).
+
+    Returns ``{"<metric>_mean", "<metric>_std" for metric in metric_names(classes)}`` plus
+    ``"volumes"``, the number of rows. A metric that is NaN in every row has mean and std NaN.
+    """
+    out: dict[str, float] = {}
+    for name in metric_names(classes):
+        values = np.array([float(r[name]) for r in rows], dtype=np.float64)
+        out[f"{name}_mean"] = _nanmean(values)
+        out[f"{name}_std"] = _nanstd(values)
+    out["volumes"] = len(rows)
+    return out
+
+
+def summarize_folds(per_fold_means: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Mean +- std across folds of each fold's mean, e.g. from one :func:`summarize` per fold.
+
+    Every ``"<metric>_mean"`` key of the fold summaries is aggregated (``_std`` keys and other
+    entries are ignored): the result has ``"<metric>_mean"`` = mean over folds of the fold means and
+    ``"<metric>_std"`` = their population std across folds (NaN-aware), plus ``"folds"``.
+    """
+    names = sorted({k[: -len("_mean")] for fold in per_fold_means for k in fold if k.endswith("_mean")})
+    out: dict[str, float] = {}
+    for name in names:
+        values = np.array([float(fold.get(f"{name}_mean", np.nan)) for fold in per_fold_means], dtype=np.float64)
+        out[f"{name}_mean"] = _nanmean(values)
+        out[f"{name}_std"] = _nanstd(values)
+    out["folds"] = len(per_fold_means)
+    return out
+
+
+def _nanmean(values: np.ndarray) -> float:
+    """``numpy.nanmean`` that returns NaN (without a RuntimeWarning) when every value is NaN."""
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def _nanstd(values: np.ndarray) -> float:
+    """``numpy.nanstd`` (ddof=0) that returns NaN (without a RuntimeWarning) when every value is NaN."""
+    finite = values[~np.isnan(values)]
+    return float(finite.std()) if finite.size else float("nan")

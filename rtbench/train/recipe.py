@@ -1,0 +1,114 @@
+"""The shared training recipe: the harness trains every candidate of every method with it.
+
+One recipe for all methods is what makes two leaderboard rows comparable; a method never trains
+its own final networks. The recipe (only the budget's numbers change it):
+
+* loss: ``monai.losses.DiceCELoss(to_onehot_y=True, softmax=True)``, soft Dice + cross-entropy with
+  equal weights, background included in the Dice term;
+* optimiser: ``torch.optim.Adam(lr=budget.lr)``, no weight decay;
+* schedule: cosine annealing from ``budget.lr`` to 0 over all ``budget.epochs * steps_per_epoch``
+  steps (``torch.optim.lr_scheduler.CosineAnnealingLR``, stepped per batch). Cosine needs no
+  validation set (the recipe trains on all training patients, so a plateau schedule has nothing to
+  watch) and no tuning beyond the budget's epochs; stepping per batch keeps it smooth when the
+  budget has only one or two epochs;
+* data: every slice of the training volumes once per epoch, shuffled, batch ``budget.batch_size``,
+  MONAI augmentation (``rtbench.train.data.train_transforms``).
+
+Determinism: :func:`seed_everything` seeds Python, NumPy and torch through
+``monai.utils.set_determinism`` (which also sets ``cudnn.deterministic`` and turns
+``cudnn.benchmark`` off); the loader's shuffling and augmentation draw from a generator seeded with
+``seed``. On CPU two runs with the same seed, model initialisation and thread count give identical
+weights and losses. ``torch.use_deterministic_algorithms`` is *not* switched on: it is a
+process-wide switch that makes some CUDA kernels raise, and CPU training is deterministic without
+it; on a GPU, results may differ in the last bits between runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from monai.losses import DiceCELoss
+from monai.utils import set_determinism
+from torch import nn
+
+from rtbench.train.data import slice_loader
+
+if TYPE_CHECKING:
+    from rtbench.budgets import Budget
+    from rtbench.datasets.base import Volume
+
+__all__ = ["seed_everything", "train_model"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global RNG and torch (CPU and CUDA); deterministic cuDNN.
+
+    Call it before building a network so its initial weights are a function of ``seed``.
+    """
+    set_determinism(seed=int(seed))
+
+
+def train_model(
+    model: nn.Module,
+    volumes: Sequence[Volume],
+    budget: Budget,
+    seed: int,
+    device: torch.device,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``model`` (freshly built, untrained) on the slices of ``volumes`` with the shared recipe.
+
+    Args:
+        model: network mapping (B, C_in, H, W) to logits (B, num_classes, H, W); moved to ``device``
+            and trained in place. Build it after ``seed_everything(seed)`` for a fully seeded run.
+        volumes: training volumes (patients the candidate will never be scored on).
+        budget: supplies ``epochs``, ``batch_size`` and ``lr``.
+        seed: seeds torch / NumPy / MONAI, the slice order and the augmentation.
+        device: where to train.
+        on_epoch: called after every epoch with ``{"epoch": i (1-based), "epochs": n, "loss": mean
+            training loss of the epoch, "lr": learning rate of the epoch's last step, "seconds":
+            wall time of the epoch}``.
+
+    Returns:
+        ``{"epochs", "final_loss" (mean loss of the last epoch), "train_seconds", "slices" (training
+        slices per epoch), "losses" (mean loss per epoch)}``.
+    """
+    if sum(v.num_slices for v in volumes) == 0:
+        raise ValueError("train_model needs at least one training slice")
+    seed_everything(seed)
+    loader = slice_loader(volumes, budget.batch_size, shuffle=True, augment=True, seed=seed)
+    steps = budget.epochs * len(loader)
+    model.to(device).train()
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+
+    losses: list[float] = []
+    start = time.perf_counter()
+    for epoch in range(1, budget.epochs + 1):
+        t0 = time.perf_counter()
+        total = torch.zeros((), device=device)
+        lr = scheduler.get_last_lr()[0]
+        for batch in loader:
+            x, y = batch["image"].to(device), batch["label"].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            lr = scheduler.get_last_lr()[0]
+            scheduler.step()
+            total += loss.detach() * x.shape[0]
+        mean_loss = float(total) / len(loader.dataset)  # one host sync per epoch
+        losses.append(mean_loss)
+        if on_epoch is not None:
+            on_epoch({"epoch": epoch, "epochs": budget.epochs, "loss": mean_loss, "lr": lr, "seconds": time.perf_counter() - t0})
+    return {
+        "epochs": budget.epochs,
+        "final_loss": losses[-1] if losses else float("nan"),
+        "train_seconds": time.perf_counter() - start,
+        "slices": len(loader.dataset),
+        "losses": losses,
+    }
