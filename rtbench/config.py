@@ -30,7 +30,7 @@ from omegaconf.errors import OmegaConfBaseException
 from rtbench.budgets import Budget, get_budget, with_overrides
 from rtbench.datasets.base import get_dataset_class
 from rtbench.errors import ConfigError
-from rtbench.hardware.profile import HardwareProfile, load_profile
+from rtbench.hardware.profile import HardwareProfile, load_profile, validate_profile
 from rtbench.methods.base import get_method_class
 from rtbench.tasks import get_task
 
@@ -200,6 +200,7 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     if "name" in grouped["hardware"]:
         raise ConfigError("hardware.name cannot be overridden; choose a profile with hardware=NAME")
     profile = _merge_dataclass(load_profile(top["hardware"]), grouped["hardware"], "hardware", f"profile '{top['hardware']}'")
+    validate_profile(profile, f"hardware '{top['hardware']}'")
 
     try:
         seed = int(top["seed"])

@@ -98,7 +98,8 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     bundle, plan = load_data(spec)
     f = plan.folds[fold]
     train_v = _select(bundle.volumes, f.train)
-    test_v = _select(bundle.test_volumes, f.test) if bundle.test_volumes is not None else _select(bundle.volumes, f.test)
+    # protocol "roots": the dataset's own test set is the fold's test set
+    test_v = bundle.test_volumes if bundle.test_volumes is not None else _select(bundle.volumes, f.test)
     device = resolve_device(spec)
     seed = spec.seed * 1000 + fold
     seed_everything(seed)
@@ -111,7 +112,7 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
         "per_volume": rows,
         "summary": summarize(rows, task.classes),
         "train_patients": len(f.train),
-        "test_patients": len(f.test),
+        "test_patients": len({v.patient for v in test_v}),
     }
 
 

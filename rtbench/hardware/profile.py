@@ -69,9 +69,18 @@ def load_profile(name: str, **overrides: Any) -> HardwareProfile:
     if unknown:
         raise ConfigError(f"{path}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(valid)}")
     raw.setdefault("name", path.stem)
-    prof = HardwareProfile(**raw)
+    return validate_profile(HardwareProfile(**raw), str(path))
+
+
+def validate_profile(prof: HardwareProfile, where: str = "hardware") -> HardwareProfile:
+    """Check field values (after YAML loading or ``hardware.<field>=`` overrides)."""
     if prof.device not in ("cpu", "cuda"):
-        raise ConfigError(f"{path}: device='{prof.device}' is not valid; expected cpu or cuda")
+        raise ConfigError(f"{where}: device='{prof.device}' is not valid; expected cpu or cuda")
     if prof.dtype not in DTYPES:
-        raise ConfigError(f"{path}: dtype='{prof.dtype}' is not valid; expected one of {', '.join(DTYPES)}")
+        raise ConfigError(f"{where}: dtype='{prof.dtype}' is not valid; expected one of {', '.join(DTYPES)}")
+    for name in ("stream_batch", "min_queries"):
+        if getattr(prof, name) < 1:
+            raise ConfigError(f"{where}: {name}={getattr(prof, name)} must be >= 1")
+    if prof.threads < 0 or prof.warmup_queries < 0 or prof.min_duration_s < 0 or prof.throughput_min_duration_s < 0:
+        raise ConfigError(f"{where}: threads, warmup_queries and durations must be >= 0")
     return prof

@@ -1,0 +1,45 @@
+"""Shared fixtures: one Ray session per test run, the real ACDC data when present, tmp run stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("RTBENCH_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "test"))
+
+TESTS_DIR = Path(__file__).resolve().parent
+ACDC_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "acdc"
+
+
+def acdc_available() -> bool:
+    return (ACDC_ROOT / "training").is_dir() or any(ACDC_ROOT.glob("patient*"))
+
+
+@pytest.fixture(scope="session")
+def acdc_root() -> Path:
+    if not acdc_available():
+        pytest.skip(f"real ACDC data not found at {ACDC_ROOT}")
+    return ACDC_ROOT
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole test run (the runner reuses an initialised Ray)."""
+    import ray
+
+    from rtbench.config import resolve
+    from rtbench.runner import local_resources
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=os.cpu_count() or 1,
+            resources=local_resources(resolve(["budget=smoke"])),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}},
+        )
+    yield ray
+    ray.shutdown()

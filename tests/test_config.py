@@ -1,0 +1,74 @@
+"""Config resolution: typed overrides, clear one-line errors, stable hashing."""
+
+from __future__ import annotations
+
+import pytest
+
+from rtbench.config import parse_overrides, resolve
+from rtbench.errors import ConfigError
+
+
+def test_defaults_resolve_to_synthetic_local_cpu():
+    spec = resolve([])
+    assert (spec.method, spec.dataset, spec.hardware.name, spec.budget.name, spec.task) == (
+        "unet", "synthetic-cine", "local-cpu", "quick", "cine")
+    assert spec.board == "cine/synthetic-cine/local-cpu/quick"
+
+
+def test_method_override_is_typed():
+    spec = resolve(["method=unet", "method.width=8", "seed=3"])
+    assert spec.method_config["width"] == 8 and spec.seed == 3
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["method.widht=8"], "unknown key 'method.widht' for method 'unet'; valid keys: method.width"),
+        (["method=nope"], "unknown method 'nope'; valid methods: "),
+        (["dataset=nope"], "unknown dataset 'nope'; valid datasets: "),
+        (["hardware=tpu"], "unknown hardware profile 'tpu'; valid profiles: cpu-4t, cuda, local-cpu"),
+        (["budget=huge"], "unknown budget 'huge'; valid budgets: smoke, quick, paper"),
+        (["method.width=wide"], "method.width='wide' is not a valid int"),
+        (["budget.epochs=2.5"], "budget.epochs='2.5' is not a valid int"),
+        (["seed=x"], "seed='x' is not a valid int"),
+        (["colour=red"], "unknown key 'colour'"),
+        (["budget.protocol=loo"], "budget.protocol='loo' is not valid"),
+        (["hardware.device=tpu"], "device='tpu' is not valid"),
+        (["ray.cpus=3"], "unknown key 'ray.cpus'; valid keys: ray.address"),
+        (["device=gpu"], "device='gpu' is not valid"),
+        (["method"], "'method' is not key=value"),
+        (["seed=1", "seed=2"], "key 'seed' is given twice"),
+        (["method=os:path"], "is not a subclass of rtbench.methods.Method"),
+        (["method=no_such_module:X"], "cannot import it"),
+    ],
+)
+def test_bad_input_names_key_and_choices(args, needle):
+    with pytest.raises(ConfigError) as err:
+        resolve(args)
+    assert needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_hash_is_stable_and_sensitive():
+    a, b = resolve(["seed=1"]), resolve(["seed=1"])
+    assert a.config_hash == b.config_hash and a.run_id == b.run_id
+    assert resolve(["seed=2"]).config_hash != a.config_hash
+    assert resolve(["seed=1", "method.width=8"]).run_id != a.run_id
+    # where it runs is not part of the identity
+    assert resolve(["seed=1", "ray.address=127.0.0.1:6379", "runs.dir=/tmp/x"]).config_hash == a.config_hash
+
+
+def test_budget_override_is_a_different_board():
+    plain, tweaked = resolve(["budget=smoke"]), resolve(["budget=smoke", "budget.epochs=2"])
+    assert plain.board.endswith("/smoke")
+    assert tweaked.board != plain.board and tweaked.budget_label.startswith("smoke+")
+    assert tweaked.budget.epochs == 2
+
+
+def test_plugin_method_by_module_path():
+    spec = resolve(["method=plugin_method:TinyUNet", "method.widths=4"])
+    assert spec.method_config == {"widths": "4"}
+
+
+def test_parse_overrides_keeps_equals_in_values():
+    assert parse_overrides(["dataset.root=/a=b"]) == {"dataset.root": "/a=b"}

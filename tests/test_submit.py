@@ -1,0 +1,95 @@
+"""End to end through Ray Tune: a smoke submission, resume after an interruption, failed trials."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rtbench.cli import main
+from rtbench.config import resolve
+from rtbench.records import load_unit
+from rtbench.runner import submit
+
+SMOKE = ["budget=smoke", "dataset=synthetic-cine", "hardware=local-cpu"]
+
+
+def _spec(tmp_path, *extra):
+    return resolve([*SMOKE, f"runs.dir={tmp_path}", *extra])
+
+
+def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
+    spec = _spec(tmp_path, "method=unet", "method.width=4", "method.depth=3")
+    res = submit(spec, echo=lambda s: None)
+    rec = json.loads((res.run_dir / "record.json").read_text())
+    assert rec["schema"] == "rtbench.run/1" and rec["status"] == "complete", rec["failures"]
+    assert rec["config"]["config_hash"] == spec.config_hash
+    (cand,) = rec["candidates"]
+    m = cand["metrics"]
+    for key in ("dice_RV", "dice_MYO", "dice_LV", "dice_mean"):
+        assert 0.0 <= m[key] <= 1.0
+    lat = cand["measurement"]["latency"]
+    assert 0 < lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"]
+    assert cand["measurement"]["throughput"]["fps"] > 0
+    assert cand["measurement"]["params"] > 0 and cand["measurement"]["flops"] > 0
+    assert set(cand["constraints"]["broken"]) <= {"latency", "throughput"}
+    assert rec["environment"]["torch"] and "cpu_model" in rec["environment"] or "cpu" in json.dumps(rec["environment"]).lower()
+    assert cand["folds"][0]["per_volume"], "per-volume rows are recorded"
+    # a second identical submission finds everything finished and launches nothing
+    again = submit(spec, echo=lambda s: None)
+    assert again.launched == [] and again.record["status"] == "complete"
+
+
+def test_interrupted_submission_resumes_without_rerunning_finished_trials(ray_session, tmp_path):
+    spec = _spec(tmp_path, "method=plugin_method:TinyUNet", "method.widths=4,6")
+    first = submit(spec, echo=lambda s: None, stop_after=2)  # the search and one training finish, then stop
+    assert first.interrupted and first.record["status"] == "partial"
+    units_dir = first.run_dir / "units"
+    finished = {p.stem: json.loads(p.read_text()) for p in units_dir.glob("*.json")}
+    finished = {k: v for k, v in finished.items() if v["status"] == "ok"}
+    assert "search" in finished and len(finished) >= 2
+
+    second = submit(spec, echo=lambda s: None)
+    assert second.record["status"] == "complete"
+    assert not set(second.launched) & set(finished), "a finished trial ran again"
+    for unit, before in finished.items():
+        after = load_unit(second.run_dir, unit)
+        assert after["invocation"] == before["invocation"] and after["finished_at"] == before["finished_at"]
+    assert len(second.record["candidates"]) == 2
+
+
+def test_failed_trial_is_recorded_and_never_counted(ray_session, tmp_path):
+    # depth 7 needs images divisible by 64; the smoke budget's 32 px makes building fail in the trial
+    spec = _spec(tmp_path, "method=unet", "method.width=4", "method.depth=7")
+    res = submit(spec, echo=lambda s: None)
+    rec = res.record
+    assert rec["status"] == "partial" and res.interrupted
+    assert any("divisible by 64" in f["error"] for f in rec["failures"])
+    (cand,) = rec["candidates"]
+    assert not cand["complete"] and cand["metrics"] == {}
+
+
+def test_cli_bad_key_stops_before_any_work(tmp_path, capsys):
+    assert main(["submit", "method.widht=3", f"runs.dir={tmp_path}"]) == 2
+    out = capsys.readouterr().out
+    assert "unknown key 'method.widht'" in out and "method.width" in out
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_runs_and_leaderboard(ray_session, tmp_path, capsys):
+    assert main(["submit", *SMOKE, "method=unet", "method.width=4", "method.depth=3", f"runs.dir={tmp_path}"]) == 0
+    assert main(["runs", f"runs.dir={tmp_path}"]) == 0
+    assert main(["leaderboard", f"runs.dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "cine/synthetic-cine/local-cpu/smoke" in out and "U-Net(4)" in out
+    assert "latency_p90_ms <= 50" in out
+
+
+def test_methods_lists_builtin(capsys):
+    assert main(["methods"]) == 0
+    assert "unet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cmd", [["runs", "foo=1"], ["leaderboard", "x"]])
+def test_cli_listing_commands_reject_bad_args(cmd, tmp_path):
+    assert main(cmd) == 2
