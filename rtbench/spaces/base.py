@@ -127,7 +127,7 @@ def get_space(name: str) -> Space:
 def _import_builtin() -> None:
     import importlib
 
-    for mod in ("unet", "msnas", "nasunet", "qcnet"):
+    for mod in ("unet", "msnas", "nasunet", "qcnet", "nasunet_echo"):
         try:
             importlib.import_module(f"rtbench.spaces.{mod}")
         except ModuleNotFoundError as err:  # a space module not written yet

@@ -1,0 +1,1 @@
+"""Differentiable estimators of latency and FLOPs over architecture parameters."""
