@@ -157,6 +157,19 @@ def _merge_dataclass(instance: Any, overrides: dict[str, str], prefix: str, owne
         raise ConfigError(f"{prefix}.{key}='{overrides.get(str(key), '')}' is not a valid {ftype} (for {owner})") from None
 
 
+def _absolute_roots(cfg: Any) -> Any:
+    """Make ``*root`` path fields absolute (trials run in other working folders) and check they exist."""
+    changes = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name.endswith("root") and isinstance(value, str) and value:
+            path = Path(value).expanduser().resolve()
+            if not path.exists():
+                raise ConfigError(f"dataset.{f.name}='{value}' does not exist (resolved to {path})")
+            changes[f.name] = str(path)
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
 def _simple(group: str, overrides: dict[str, str], schema: dict[str, type]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, raw in overrides.items():
@@ -189,6 +202,7 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
 
     dataset_cls = get_dataset_class(top["dataset"])
     dataset_cfg = _merge_dataclass(dataset_cls.Config(), grouped["dataset"], "dataset", f"dataset '{top['dataset']}'")
+    dataset_cfg = _absolute_roots(dataset_cfg)
     task = get_task(top.get("task") or dataset_cls.task)
     if "task" in raw and task.name != dataset_cls.task:
         raise ConfigError(f"task='{task.name}' does not match dataset '{top['dataset']}', which is a '{dataset_cls.task}' dataset")

@@ -36,7 +36,6 @@ from rtbench.records import assemble, load_unit, save_unit, unit_done, write_jso
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter honours verbose=0; we print our own progress
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 Printer = Callable[[str], None]
 
@@ -67,6 +66,7 @@ def ensure_ray(spec: RunSpec, echo: Printer) -> None:
 
     if ray.is_initialized():
         return
+    logging.getLogger("ray").setLevel(logging.ERROR)
     address = spec.ray.address or os.environ.get("RAY_ADDRESS", "")
     common = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, configure_logging=True)
     if address:

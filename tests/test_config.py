@@ -72,3 +72,12 @@ def test_plugin_method_by_module_path():
 
 def test_parse_overrides_keeps_equals_in_values():
     assert parse_overrides(["dataset.root=/a=b"]) == {"dataset.root": "/a=b"}
+
+
+def test_dataset_root_is_made_absolute_and_checked(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    spec = resolve(["dataset=acdc", "dataset.root=data"])
+    assert spec.dataset_config["root"] == str((tmp_path / "data").resolve())
+    with pytest.raises(ConfigError, match=r"dataset.root='nowhere' does not exist"):
+        resolve(["dataset=acdc", "dataset.root=nowhere"])
