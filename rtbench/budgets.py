@@ -37,6 +37,7 @@ class Budget:
     lr: float = 1e-3
     # search (methods read these through SearchContext.budget)
     search_epochs: int = 4
+    search_batches: int = 0  # weight/architecture steps per search epoch (0: one pass over the search pool)
     search_warmup_epochs: int = 1  # weight-only epochs before architecture updates start
     ga_population: int = 20
     ga_generations: int = 100
@@ -59,6 +60,7 @@ BUDGETS: dict[str, Budget] = {
         epochs=1,
         batch_size=8,
         search_epochs=1,
+        search_batches=2,
         search_warmup_epochs=0,
         ga_population=6,
         ga_generations=5,
@@ -67,7 +69,7 @@ BUDGETS: dict[str, Budget] = {
         min_duration_s=0.05,
         warmup_queries=2,
     ),
-    "quick": Budget(name="quick"),
+    "quick": Budget(name="quick", search_batches=25),
     "paper": Budget(
         name="paper",
         image_size=224,

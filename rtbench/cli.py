@@ -4,6 +4,9 @@
     bench runs [runs.dir=PATH]         list run records
     bench leaderboard [runs.dir=PATH]  constraint-checked table per board
     bench methods                      registered methods, one line each
+    bench profile hardware=NAME space=NAME [budget=quick]        build/resume a latency lookup table
+    bench latency-check hardware=NAME space=NAME n=50 [budget=quick] [seed=0] [calibration_n=20] [out=DIR]
+    bench reproduce NAME [key=value ...]  a paper's table beside the paper's own numbers
 
 Every mistake in the arguments stops before any work with one line naming it (exit status 2).
 """
@@ -20,7 +23,8 @@ from rich.table import Table
 
 from rtbench.errors import RTBenchError
 
-console = Console(highlight=False)
+# a pipe or a log file gets wide lines rather than an 80-column table with every cell cut short
+console = Console(highlight=False) if sys.stdout.isatty() else Console(highlight=False, width=400)
 
 
 def _echo(line: str) -> None:
@@ -120,11 +124,76 @@ def cmd_methods(args: list[str]) -> int:
     return 0
 
 
+def _tool_args(args: list[str], allowed: dict[str, type], defaults: dict[str, Any]) -> dict[str, Any]:
+    """key=value arguments of the table tools, typed, with one-line errors naming the key."""
+    from rtbench.config import parse_overrides
+
+    out = dict(defaults)
+    for key, raw in parse_overrides(args).items():
+        if key not in allowed:
+            raise RTBenchError(f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
+        try:
+            out[key] = allowed[key](raw)
+        except ValueError:
+            raise RTBenchError(f"{key}='{raw}' is not a valid {allowed[key].__name__}") from None
+    return out
+
+
+_TABLE_KEYS: dict[str, type] = {"hardware": str, "space": str, "budget": str, "task": str, "image_size": int}
+_TABLE_DEFAULTS: dict[str, Any] = {"hardware": "local-cpu", "space": "msnas", "budget": "quick", "task": "cine", "image_size": 0}
+
+
+def _table_target(a: dict[str, Any]) -> tuple[Any, Any, int, Any]:
+    from rtbench.budgets import get_budget
+    from rtbench.hardware.profile import load_profile
+    from rtbench.spaces.base import get_space
+    from rtbench.tasks import get_task
+
+    profile = load_profile(a["hardware"])
+    size = a["image_size"] or get_budget(a["budget"]).image_size
+    return get_space(a["space"]), profile, size, get_task(a["task"])
+
+
+def cmd_profile(args: list[str]) -> int:
+    from rtbench.hardware.lut import build_table
+
+    a = _tool_args(args, _TABLE_KEYS, _TABLE_DEFAULTS)
+    space, profile, size, task = _table_target(a)
+    table = build_table(space, profile, size, task, progress=_echo)
+    _echo(f"latency table: {len(table)} entries -> {table.path}")
+    return 0
+
+
+def cmd_latency_check(args: list[str]) -> int:
+    from rtbench.hardware.fidelity import run_latency_check
+
+    keys = {**_TABLE_KEYS, "n": int, "seed": int, "calibration_n": int, "out": str}
+    a = _tool_args(args, keys, {**_TABLE_DEFAULTS, "n": 50, "seed": 0, "calibration_n": 20, "out": ""})
+    space, profile, size, task = _table_target(a)
+    report = run_latency_check(
+        space, profile, n=a["n"], image_size=size, seed=a["seed"], calibration_n=a["calibration_n"],
+        out_dir=a["out"] or None, progress=_echo, task=task,
+    )
+    _echo(report.format_table())
+    return 0
+
+
+def cmd_reproduce(args: list[str]) -> int:
+    from rtbench.leaderboard.reproduce import REPRODUCTIONS, reproduce
+
+    if not args or "=" in args[0]:
+        raise RTBenchError(f"bench reproduce needs a table name first; valid names: {', '.join(REPRODUCTIONS)}")
+    return reproduce(args[0], args[1:], echo=_echo, show=_print_frame)
+
+
 COMMANDS = {
     "submit": (cmd_submit, "search, train, score and time one method (key=value overrides)"),
     "runs": (cmd_runs, "list run records"),
     "leaderboard": (cmd_leaderboard, "constraint-checked table per board"),
     "methods": (cmd_methods, "list registered methods"),
+    "profile": (cmd_profile, "build (or resume) a latency lookup table for a space on a hardware profile"),
+    "latency-check": (cmd_latency_check, "how well the latency models predict measured networks"),
+    "reproduce": (cmd_reproduce, "a paper's table beside the paper's own numbers"),
 }
 
 

@@ -13,6 +13,7 @@ does, so a trial that dies leaves nothing half-written.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -122,6 +123,9 @@ def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) 
 
     spec = spec_from_dict(spec_d)
     task = get_task(spec.task)
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if spec.hardware.device == "cpu" and load > 0.5 * cores:
+        report(message=f"warning: the machine is busy (1-min load {load:.1f} on {cores} cores); CPU timings will be inflated")
     torch.manual_seed(spec.seed)
     model = get_space(cand_d["space"]).build(cand_d["genotype"], task, spec.budget.image_size)
     shape = (task.in_channels, spec.budget.image_size, spec.budget.image_size)

@@ -93,3 +93,17 @@ def test_methods_lists_builtin(capsys):
 @pytest.mark.parametrize("cmd", [["runs", "foo=1"], ["leaderboard", "x"]])
 def test_cli_listing_commands_reject_bad_args(cmd, tmp_path):
     assert main(cmd) == 2
+
+
+@pytest.mark.acdc
+def test_acdc_smoke_submission(ray_session, tmp_path, acdc_root):
+    spec = resolve(["budget=smoke", "dataset=acdc", f"dataset.root={acdc_root}", "method=unet", "method.width=4",
+                    "method.depth=3", f"runs.dir={tmp_path}"])
+    res = submit(spec, echo=lambda s: None)
+    rec = res.record
+    assert rec["status"] == "complete", rec["failures"]
+    assert rec["board"] == "cine/acdc/local-cpu/smoke"
+    (cand,) = rec["candidates"]
+    rows = cand["folds"][0]["per_volume"]
+    assert rows and all(r["patient"].startswith("patient") for r in rows)
+    assert {r["phase"] for r in rows} <= {"ED", "ES"}
