@@ -69,7 +69,9 @@ BUDGETS: dict[str, Budget] = {
         min_duration_s=0.05,
         warmup_queries=2,
     ),
-    "quick": Budget(name="quick", search_batches=25),
+    # batch 8 / lr 2e-3: twice the updates of batch 16 in the same epochs (ACDC U-Net(16) mean Dice
+    # 0.813 -> 0.848 at 8 epochs); see README for the measured figures
+    "quick": Budget(name="quick", batch_size=8, lr=2e-3, search_batches=25),
     "paper": Budget(
         name="paper",
         image_size=224,

@@ -3,8 +3,12 @@
 One recipe for all methods is what makes two leaderboard rows comparable; a method never trains
 its own final networks. The recipe (only the budget's numbers change it):
 
-* loss: ``monai.losses.DiceCELoss(to_onehot_y=True, softmax=True)``, soft Dice + cross-entropy with
-  equal weights, background included in the Dice term;
+* loss: ``monai.losses.DiceCELoss(to_onehot_y=True, softmax=True, include_background=False,
+  batch=True)``, soft Dice over the foreground classes + cross-entropy, equal weights. ``batch=True``
+  pools the Dice over the whole batch of slices: per-slice Dice on 2D short-axis slices where a
+  structure is absent (the RV at the apex, small end-systolic cavities) gives noisy gradients. On
+  ACDC at budget=quick (U-Net(16), holdout) per-slice Dice with background left the mean
+  per-volume Dice at 0.848 with a tail of failed end-systolic RVs;
 * optimiser: ``torch.optim.Adam(lr=budget.lr)``, no weight decay;
 * schedule: cosine annealing from ``budget.lr`` to 0 over all ``budget.epochs * steps_per_epoch``
   steps (``torch.optim.lr_scheduler.CosineAnnealingLR``, stepped per batch). Cosine needs no
@@ -82,7 +86,7 @@ def train_model(
     loader = slice_loader(volumes, budget.batch_size, shuffle=True, augment=True, seed=seed)
     steps = budget.epochs * len(loader)
     model.to(device).train()
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
 
