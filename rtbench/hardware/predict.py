@@ -1,0 +1,179 @@
+"""Network latency predicted from op latencies, and the metrics that grade a predictor.
+
+Every predictor reads a derived network as its op DAG (``Space.op_graph``: ``OpNode``s in
+topological order) and a lookup ``t(inst) -> ms`` (normally ``LatencyTable.latency_ms``), so it
+works for any space.
+
+* :func:`sum_latency`: ``T_sum = sum_v t(v)``, every op run one after another.
+* :func:`longest_path_latency`: ``T_path = max over input-to-output chains P of sum_{v in P} t(v)``,
+  the cell-level latency of RT-DNAS (seed 000, eq. 4: ``Lat_cell = max_x Path(x) + S_cell``,
+  "solved by finding the longest path within the cell"), applied to the whole network: the
+  latency if independent branches ran in parallel.
+* :class:`CalibratedModel`: a linear correction of the sum model fit on measured networks (see
+  its docstring for the features and why).
+
+Metrics (all in percent): :func:`mpe` (signed bias), :func:`mape`, :func:`rmspe`, :func:`acc10` (nn-Meter's accuracy:
+the share of networks whose predicted latency is within +-10% of the measured one) and
+:func:`spearman` (rank correlation: what a search that only compares candidates needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.stats import spearmanr
+
+from rtbench.spaces.base import OpInstance, OpNode
+
+Lookup = Callable[[OpInstance], float]
+"""``t(inst)``: latency of one op instance in milliseconds (e.g. ``LatencyTable.latency_ms``)."""
+
+
+def sum_latency(graph: Sequence[OpNode], t: Lookup) -> float:
+    """Sum model: ``T_sum = sum_v t(v)`` over every node of the op graph (ms)."""
+    return float(sum(t(node.inst) for node in graph))
+
+
+def longest_path_latency(graph: Sequence[OpNode], t: Lookup) -> float:
+    """Longest-path model (RT-DNAS eq. 4 over the whole network): the heaviest input-to-output chain (ms).
+
+    Dynamic programming over the topological order: ``L(v) = t(v) + max_{u in inputs(v)} L(u)``
+    (``L(v) = t(v)`` for a node fed by the network input); ``T_path = max_v L(v)``. ValueError if a
+    node names an input that does not come before it.
+    """
+    finish: dict[str, float] = {}
+    for node in graph:
+        try:
+            start = max((finish[u] for u in node.inputs), default=0.0)
+        except KeyError as err:
+            raise ValueError(f"op graph is not in topological order: node '{node.id}' reads {err} before it is defined") from None
+        finish[node.id] = start + t(node.inst)
+    return max(finish.values(), default=0.0)
+
+
+@dataclass(frozen=True)
+class GraphFeatures:
+    """What the calibrated model reads from one network's op graph.
+
+    ``sum_ms`` and ``longest_ms`` are the two table-based predictions, ``n_ops`` the number of
+    nodes and ``act_melems`` the total input activation volume, ``sum_v c_in * h * w``, in millions
+    of elements.
+    """
+
+    sum_ms: float
+    longest_ms: float
+    n_ops: int
+    act_melems: float
+
+
+def graph_features(graph: Sequence[OpNode], t: Lookup) -> GraphFeatures:
+    """:class:`GraphFeatures` of ``graph`` with op latencies from ``t``."""
+    return GraphFeatures(
+        sum_ms=sum_latency(graph, t),
+        longest_ms=longest_path_latency(graph, t),
+        n_ops=len(graph),
+        act_melems=sum(n.inst.c_in * n.inst.h * n.inst.w for n in graph) / 1e6,
+    )
+
+
+@dataclass(frozen=True)
+class CalibratedModel:
+    """Calibrated model: ``T_cal = b0 + b1 * T_sum + b2 * n_ops + b3 * A``, fit on measured networks.
+
+    ``A`` is the input activation volume (million elements). Why these features: a table entry is
+    one op timed alone through the whole harness query, so it also contains what the network pays
+    only once or differently:
+
+    * ``b0``: the network's own per-query cost (host frame in, argmax over classes, mask out).
+    * ``b2 * n_ops``: per-call overhead. Each entry holds a full query's fixed cost (Python and
+      dispatcher overhead of the query, the argmax launch, tensor allocation), which the sum model
+      counts once per op; ``b2`` (expected negative) takes back that share per op.
+    * ``b3 * A``: size-proportional overhead and cache effects. Each entry also holds the argmax
+      and copies over its own activations, and an op timed alone reads its input from a warm
+      rotating pool, while in the network it reads its predecessor's fresh output; both scale with
+      activation volume, not with FLOPs (which ``T_sum`` already carries).
+    * ``b1``: the remaining proportional mismatch of isolated and in-network kernels.
+
+    The fit minimises the *relative* residuals ``(T_cal - T) / T`` (the metrics are relative)
+    under a soft-L1 loss, so a few measurements disturbed by a busy machine do not drag the line.
+    """
+
+    coef: tuple[float, float, float, float]
+
+    FEATURES = ("intercept_ms", "per_sum_ms", "per_op_ms", "per_melem_ms")
+
+    @staticmethod
+    def design(features: Sequence[GraphFeatures]) -> np.ndarray:
+        """The design matrix, one row ``[1, T_sum, n_ops, A]`` per network."""
+        return np.array([[1.0, f.sum_ms, float(f.n_ops), f.act_melems] for f in features], dtype=np.float64)
+
+    @classmethod
+    def fit(cls, features: Sequence[GraphFeatures], measured_ms: Sequence[float]) -> CalibratedModel:
+        """Fit the four coefficients on networks with known measured latency (ms).
+
+        ValueError if there are fewer networks than coefficients or a measured latency is not positive.
+        """
+        x = cls.design(features)
+        y = np.asarray(measured_ms, dtype=np.float64)
+        if len(y) != len(x):
+            raise ValueError(f"{len(x)} feature rows but {len(y)} measured latencies")
+        if len(y) < len(cls.FEATURES):
+            raise ValueError(f"the calibrated model needs at least {len(cls.FEATURES)} measured networks, got {len(y)}")
+        if np.any(y <= 0):
+            raise ValueError("measured latencies must be positive")
+        # start from the plain relative least-squares solution, then make it robust
+        start = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)[0]
+        fit = least_squares(lambda b: x @ b / y - 1.0, start, loss="soft_l1", f_scale=0.05, x_scale="jac")
+        b0, b1, b2, b3 = (float(v) for v in fit.x)
+        return cls((b0, b1, b2, b3))
+
+    def predict(self, features: GraphFeatures) -> float:
+        """``T_cal`` of one network (ms)."""
+        return float(self.design([features])[0] @ np.asarray(self.coef))
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(zip(self.FEATURES, self.coef, strict=True))
+
+
+def _relative_errors(pred: Sequence[float], measured: Sequence[float]) -> np.ndarray:
+    p = np.asarray(pred, dtype=np.float64)
+    m = np.asarray(measured, dtype=np.float64)
+    if p.shape != m.shape or p.ndim != 1 or len(m) == 0:
+        raise ValueError(f"need two equally long non-empty vectors, got shapes {p.shape} and {m.shape}")
+    if np.any(m <= 0):
+        raise ValueError("measured latencies must be positive")
+    return (p - m) / m
+
+
+def mpe(pred: Sequence[float], measured: Sequence[float]) -> float:
+    """Mean percentage error, signed: ``100 * mean((p - m) / m)``; > 0 means the predictor over-predicts."""
+    return float(100.0 * np.mean(_relative_errors(pred, measured)))
+
+
+def mape(pred: Sequence[float], measured: Sequence[float]) -> float:
+    """Mean absolute percentage error: ``100 * mean(|p - m| / m)``."""
+    return float(100.0 * np.mean(np.abs(_relative_errors(pred, measured))))
+
+
+def rmspe(pred: Sequence[float], measured: Sequence[float]) -> float:
+    """Root mean squared percentage error: ``100 * sqrt(mean(((p - m) / m)^2))``."""
+    return float(100.0 * np.sqrt(np.mean(_relative_errors(pred, measured) ** 2)))
+
+
+def acc10(pred: Sequence[float], measured: Sequence[float], tolerance: float = 0.10) -> float:
+    """nn-Meter's +-10% accuracy: the percentage of networks with ``|p - m| / m <= tolerance``.
+
+    (Zhang et al., "nn-Meter", MobiSys 2021, report 99.0% of networks within +-10% on CPU.)
+    """
+    return float(100.0 * np.mean(np.abs(_relative_errors(pred, measured)) <= tolerance + 1e-12))
+
+
+def spearman(pred: Sequence[float], measured: Sequence[float]) -> float:
+    """Spearman rank correlation of predicted and measured latency (``scipy.stats.spearmanr``); NaN if either is constant."""
+    _relative_errors(pred, measured)  # same shape checks as the other metrics
+    if len(set(pred)) < 2 or len(set(measured)) < 2:
+        return float("nan")
+    return float(spearmanr(pred, measured).statistic)

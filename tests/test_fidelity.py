@@ -1,0 +1,186 @@
+"""The latency fidelity report (rtbench.hardware.fidelity) end to end on a tiny fake space.
+
+The fake space has three cheap op choices on 8x8 inputs in a small DAG (stem, two chained ops,
+an optional parallel branch merged by an add, a head), so the report runs in a second with tiny
+measurement settings. Nothing here checks how accurate or fast anything is: that belongs to
+benchmarks/latency_fidelity.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rtbench.errors import ConfigError
+from rtbench.hardware.fidelity import CEILING, MODELS, FidelityReport, run_latency_check, sample_distinct
+from rtbench.hardware.lut import MeasureSettings
+from rtbench.hardware.measure import LatencyResult
+from rtbench.hardware.profile import HardwareProfile
+from rtbench.spaces.base import OpInstance, OpNode, Space
+from rtbench.tasks import CINE, Task
+
+PROFILE = HardwareProfile(name="test-cpu", threads=1)
+TINY = MeasureSettings(warmup_queries=1, min_queries=3, min_duration_s=0.0)
+CHOICES = ("conv", "sep_conv", "identity")
+WIDTH = 4
+
+
+class Add(nn.Module):
+    """The merge op; timed alone it adds its input to itself."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return xs[0] + xs[-1]
+
+
+class GraphNet(nn.Module):
+    """Runs an op graph: each node's module on the outputs of its inputs (the network input for none)."""
+
+    def __init__(self, graph: list[OpNode], space: Space) -> None:
+        super().__init__()
+        self.graph = graph
+        self.ops = nn.ModuleDict({n.id: space.build_op_instance(n.inst) for n in graph})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: dict[str, torch.Tensor] = {}
+        for n in self.graph:
+            out[n.id] = self.ops[n.id](*([out[i] for i in n.inputs] or [x]))
+        return out[self.graph[-1].id]
+
+
+class TinySpace(Space):
+    """Genotype ``{"ops": [3 names from CHOICES], "skip": bool}``: 54 networks.
+
+    stem -> ops[0] -> ops[1] -> (ops[2] on the stem, added) or (ops[2] after ops[1]) -> head.
+    """
+
+    name = "tiny-fake"
+
+    def sample_genotype(
+        self, rng: np.random.Generator, task: Task, image_size: int, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return {"ops": [CHOICES[int(i)] for i in rng.integers(0, len(CHOICES), 3)], "skip": bool(rng.integers(0, 2))}
+
+    def op_instances(self, task: Task, image_size: int, config: dict[str, Any] | None = None) -> list[OpInstance]:
+        s = image_size
+        mid = [OpInstance(op, WIDTH, WIDTH, s, s) for op in (*CHOICES, "add")]
+        return [OpInstance("stem", task.in_channels, WIDTH, s, s), *mid, OpInstance("head", WIDTH, task.num_classes, s, s)]
+
+    def op_graph(self, genotype: dict[str, Any], task: Task, image_size: int) -> list[OpNode]:
+        s, ops = image_size, genotype["ops"]
+
+        def mid(op: str) -> OpInstance:
+            return OpInstance(op, WIDTH, WIDTH, s, s)
+
+        graph = [
+            OpNode("stem", OpInstance("stem", task.in_channels, WIDTH, s, s)),
+            OpNode("n0", mid(ops[0]), ("stem",)),
+            OpNode("n1", mid(ops[1]), ("n0",)),
+        ]
+        if genotype["skip"]:
+            graph += [OpNode("n2", mid(ops[2]), ("stem",)), OpNode("add", mid("add"), ("n1", "n2"))]
+        else:
+            graph.append(OpNode("n2", mid(ops[2]), ("n1",)))
+        return [*graph, OpNode("head", OpInstance("head", WIDTH, task.num_classes, s, s), (graph[-1].id,))]
+
+    def build(self, genotype: dict[str, Any], task: Task, image_size: int) -> nn.Module:
+        return GraphNet(self.op_graph(genotype, task, image_size), self)
+
+    def build_op_instance(self, inst: OpInstance) -> nn.Module:
+        if inst.op == "stem":
+            return nn.Conv2d(inst.c_in, inst.c_out, 3, padding=1)
+        if inst.op == "head":
+            return nn.Conv2d(inst.c_in, inst.c_out, 1)
+        if inst.op == "add":
+            return Add()
+        return super().build_op_instance(inst)
+
+
+def test_report_end_to_end(tmp_path: Path) -> None:
+    lines: list[str] = []
+    out = tmp_path / "out"
+    report = run_latency_check(
+        TinySpace(),
+        PROFILE,
+        n=4,
+        image_size=8,
+        seed=0,
+        calibration_n=5,
+        out_dir=out,
+        progress=lines.append,
+        op_settings=TINY,
+        network_settings=TINY,
+        lut_root=tmp_path / "lut",
+    )
+    assert isinstance(report, FidelityReport)
+    assert list(report.scores) == [*MODELS.values(), CEILING]
+    for score in report.scores.values():
+        assert 0.0 <= score.acc10 <= 100.0 and score.mape >= 0.0 and score.rmspe >= score.mape - 1e-9
+    assert [r.set for r in report.rows] == ["report"] * 4 + ["calibration"] * 5
+    report_genotypes = {r.genotype for r in report.rows if r.set == "report"}
+    calibration_genotypes = {r.genotype for r in report.rows if r.set == "calibration"}
+    assert len(report_genotypes) == 4 and len(calibration_genotypes) == 5
+    assert not report_genotypes & calibration_genotypes  # the calibration never sees a reported network
+    for r in report.report_rows():
+        assert r.remeasured_ms is not None and r.measured_ms > 0 and r.sum_ms >= r.longest_path_ms > 0
+    assert report.table["entries"] == 6 and report.table["settings"]["min_queries"] == TINY.min_queries
+
+    assert set(report.files) == {"png file", "csv file", "json file"}
+    png, csv_path, json_path = (Path(report.files[f"{k} file"]) for k in ("png", "csv", "json"))
+    assert png.parent == out and png.read_bytes().startswith(b"\x89PNG")
+    with csv_path.open() as f:
+        assert len(list(csv.DictReader(f))) == 9
+    saved = json.loads(json_path.read_text())
+    assert len(saved["rows"]) == 9 and set(saved["scores"]) == set(report.scores)
+    assert set(saved["calibration"]) == {"intercept_ms", "per_sum_ms", "per_op_ms", "per_melem_ms"}
+
+    text = report.format_table()
+    for label in report.scores:
+        assert label in text
+    assert "nn-Meter" in text
+    network_lines = [line for line in lines if line.startswith("latency-check ")]
+    assert len(network_lines) == 5 + 2 * 4
+    assert network_lines[-1].startswith("latency-check 13/13 ") and "ETA" in network_lines[-1]
+
+
+class FakeMeasure:
+    """Counts measurements; latency = 0.2 ms + 1 us per parameter."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, module: nn.Module, shape: tuple[int, int, int], profile: HardwareProfile) -> LatencyResult:
+        self.calls += 1
+        ms = 0.2 + 1e-3 * sum(p.numel() for p in module.parameters())
+        return LatencyResult(ms, ms, ms, ms, ms, ms, 1, 0.0)
+
+
+def test_report_reuses_the_cached_table(tmp_path: Path) -> None:
+    measure = FakeMeasure()
+    kwargs: dict[str, Any] = dict(n=3, image_size=8, calibration_n=4, lut_root=tmp_path / "lut", measure=measure)
+    first = run_latency_check(TinySpace(), PROFILE, out_dir=tmp_path / "a", **kwargs)
+    assert measure.calls == 3 * 6 + 4 + 2 * 3  # 3 rounds over the table, calibration networks, 2 passes of reported ones
+    second = run_latency_check(TinySpace(), PROFILE, out_dir=tmp_path / "b", **kwargs)
+    assert measure.calls == 28 + 4 + 2 * 3  # the table came from the cache
+    assert [r.genotype for r in first.rows] == [r.genotype for r in second.rows]  # same seed, same networks
+    assert first.scores[CEILING].acc10 == 100.0  # a deterministic stand-in repeats itself exactly
+
+
+def test_sample_distinct_runs_out_on_a_small_space() -> None:
+    rng = np.random.default_rng(0)
+    seen: set[str] = set()
+    assert len(sample_distinct(TinySpace(), rng, CINE, 8, None, 50, seen)) == 50
+    with pytest.raises(ConfigError, match="only 4 new distinct genotypes"):
+        sample_distinct(TinySpace(), rng, CINE, 8, None, 5, seen)
+
+
+@pytest.mark.parametrize(("n", "calibration_n", "match"), [(1, 5, "n=1"), (4, 3, "calibration_n=3")])
+def test_bad_sizes_are_config_errors(tmp_path: Path, n: int, calibration_n: int, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        run_latency_check(TinySpace(), PROFILE, n=n, calibration_n=calibration_n, image_size=8, out_dir=tmp_path)
