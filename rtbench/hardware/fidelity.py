@@ -309,7 +309,7 @@ def plot_fidelity(report: FidelityReport, path: Path) -> None:
         xlim=(lo, hi),
         ylim=(lo, hi),
         xlabel="measured p50 latency (ms)",
-        ylabel="predicted latency (ms)",
+        ylabel="predicted (x: re-measured) latency (ms)",
         title=f"{report.space} @ {report.image_size} px on {report.profile}: {report.n} networks",
     )
     for axis in (ax.xaxis, ax.yaxis):

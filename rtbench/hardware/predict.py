@@ -90,11 +90,13 @@ class CalibratedModel:
     * ``b0``: the network's own per-query cost (host frame in, argmax over classes, mask out).
     * ``b2 * n_ops``: per-call overhead. Each entry holds a full query's fixed cost (Python and
       dispatcher overhead of the query, the argmax launch, tensor allocation), which the sum model
-      counts once per op; ``b2`` (expected negative) takes back that share per op.
+      counts once per op; ``b2`` (expected <= 0) takes back that share per op.
     * ``b3 * A``: size-proportional overhead and cache effects. Each entry also holds the argmax
       and copies over its own activations, and an op timed alone reads its input from a warm
       rotating pool, while in the network it reads its predecessor's fresh output; both scale with
-      activation volume, not with FLOPs (which ``T_sum`` already carries).
+      activation volume, not with FLOPs (which ``T_sum`` already carries); ``b3`` is expected <= 0.
+      On a CPU the argmax part dominates: an ``identity`` entry, which is nothing but harness, grows
+      with its activation size.
     * ``b1``: the remaining proportional mismatch of isolated and in-network kernels.
 
     The fit minimises the *relative* residuals ``(T_cal - T) / T`` (the metrics are relative)
