@@ -6,9 +6,9 @@ its own final networks. The recipe (only the budget's numbers change it):
 * loss: ``monai.losses.DiceCELoss(to_onehot_y=True, softmax=True, include_background=False,
   batch=True)``, soft Dice over the foreground classes + cross-entropy, equal weights. ``batch=True``
   pools the Dice over the whole batch of slices: per-slice Dice on 2D short-axis slices where a
-  structure is absent (the RV at the apex, small end-systolic cavities) gives noisy gradients. On
-  ACDC at budget=quick (U-Net(16), holdout) per-slice Dice with background left the mean
-  per-volume Dice at 0.848 with a tail of failed end-systolic RVs;
+  structure is absent (the RV at the apex, small end-systolic cavities) gives noisy gradients.
+  Measured on ACDC, budget=quick, U-Net(16), 20 held-out patients: per-slice Dice with background
+  gave mean per-volume Dice 0.848 / HD95 10.2 mm, batch Dice without background 0.846 / 9.3 mm;
 * optimiser: ``torch.optim.Adam(lr=budget.lr)``, no weight decay;
 * schedule: cosine annealing from ``budget.lr`` to 0 over all ``budget.epochs * steps_per_epoch``
   steps (``torch.optim.lr_scheduler.CosineAnnealingLR``, stepped per batch). Cosine needs no
