@@ -1,0 +1,153 @@
+"""The RT-DNAS supernet search (seed 000 §2.2, §3.1): eq. 2 and its gradient, per-epoch checkpoints and resume."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rtbench.budgets import get_budget
+from rtbench.datasets.synthetic_cine import SyntheticCine
+from rtbench.errors import RTBenchError
+from rtbench.hardware.estimate.rtdnas import ExpectedLatency
+from rtbench.hardware.profile import load_profile
+from rtbench.methods.base import SearchContext
+from rtbench.methods.rtdnas_search import EXP_CAP, SearchSettings, SupernetSearch, capped_exp, rtdnas_objective
+from rtbench.spaces.base import OpInstance
+from rtbench.spaces.msnas import MSNASConfig, MSNASSpace, MSNASSupernet
+from rtbench.tasks import CINE
+from rtbench.train.recipe import seed_everything
+
+CFG = MSNASConfig(layers=4, scales=3, channels=4)
+SIZE = 32
+SPACE = MSNASSpace()
+OP_MS = {"conv": 0.3, "dil_conv": 0.4, "sep_conv": 0.2, "identity": 0.01, "concat": 0.02, "add": 0.01}
+
+
+def fake_latency(inst: OpInstance) -> float:
+    """A deterministic stand-in for a latency table (ms)."""
+    return OP_MS.get(inst.op, 0.05) + 1e-7 * SPACE.op_flops(inst)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread is faster than several (and immune to other processes on the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> SearchContext:
+    budget = get_budget("smoke")
+    volumes = SyntheticCine().load(budget, 0).volumes
+    return SearchContext(
+        task=CINE,
+        budget=budget,
+        hardware=load_profile("local-cpu"),
+        volumes=volumes,
+        seed=0,
+        rng=np.random.default_rng(0),
+        device=torch.device("cpu"),
+        checkpoint_dir=tmp_path_factory.mktemp("unused"),
+    )
+
+
+def make_search(ctx: SearchContext, folder: Path, epochs: int, bound: float | None = 5.0, warmup: int = 0) -> SupernetSearch:
+    seed_everything(ctx.seed)
+    net = MSNASSupernet(CFG, CINE)
+    train, val = ctx.loaders(val_fraction=0.5)
+    settings = SearchSettings(epochs=epochs, steps_per_epoch=2, warmup_epochs=warmup, latency_bound_ms=bound)
+    return SupernetSearch(net, ExpectedLatency(CFG, CINE, SIZE, fake_latency), train, val, settings, folder, ctx.seed)
+
+
+# ----------------------------------------------------------------------------- eq. 2
+
+
+def test_capped_exp_is_exp_up_to_the_cap_then_finite_and_increasing() -> None:
+    x = torch.tensor([-30.0, 0.0, 5.0, EXP_CAP, EXP_CAP + 1e-3, 100.0, 1e6], requires_grad=True)
+    y = capped_exp(x)
+    assert torch.allclose(y[:4], torch.exp(x[:4].detach()))
+    assert y[4].item() == pytest.approx(math.exp(EXP_CAP) * (1 + 1e-3), rel=1e-5)  # continuous at the cap
+    assert torch.isfinite(y).all() and (y[1:] > y[:-1]).all()
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all() and (x.grad > 0).all()
+
+
+def test_objective_is_eq2_and_cross_entropy_without_a_bound() -> None:
+    l_a, l_t = torch.tensor(1.2), torch.tensor(47.0)
+    assert float(rtdnas_objective(l_a, l_t, 50.0, 10.0)) == pytest.approx(1.2 * 47.0 + 10.0 * math.exp(-3.0))
+    assert float(rtdnas_objective(l_a, l_t, None, 10.0)) == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize("over_ms", [1.0, 1000.0])  # just over the bound; far over it (the capped exponential)
+def test_eq2_gradient_reaches_the_architecture_parameters(ctx: SearchContext, over_ms: float) -> None:
+    seed_everything(0)
+    net = MSNASSupernet(CFG, CINE)
+    latency = ExpectedLatency(CFG, CINE, SIZE, fake_latency)
+    batch = next(iter(ctx.loaders(val_fraction=0.5)[1]))
+    l_a = torch.nn.functional.cross_entropy(net(batch["image"]), batch["label"][:, 0])
+    l_t = latency(net.block_weights())
+    loss = rtdnas_objective(l_a, l_t, l_t.item() - over_ms, lambda_=10.0)
+    assert torch.isfinite(loss)
+    loss.backward()
+    for p in net.arch_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+
+
+def test_a_binding_bound_lowers_the_expected_latency(ctx: SearchContext, tmp_path: Path) -> None:
+    search = make_search(ctx, tmp_path / "bound", epochs=1, bound=0.0)
+    before = search.l_t().item()
+    history = search.run(lambda **m: None)
+    free = make_search(ctx, tmp_path / "free", epochs=1, bound=None)
+    free.run(lambda **m: None)
+    assert history[0]["L_t_ms"] < before and history[0]["L_t_ms"] < float(free.l_t())
+    assert all(math.isfinite(v) for v in history[0].values())
+
+
+# ----------------------------------------------------------------------------- checkpoints and resume
+
+
+def test_search_resumes_after_its_last_finished_epoch(ctx: SearchContext, tmp_path: Path) -> None:
+    first: list[dict] = []
+    one = make_search(ctx, tmp_path, epochs=1)
+    one.run(lambda **m: first.append(m))
+    assert [m["epoch"] for m in first if "epoch" in m] == [1]
+    assert (tmp_path / "rtdnas_search.pt").is_file()
+
+    second: list[dict] = []
+    two = make_search(ctx, tmp_path, epochs=2)
+    history = two.run(lambda **m: second.append(m))
+    assert [m["epoch"] for m in second if "epoch" in m] == [2], "epoch 1 was redone"
+    assert any("resuming after epoch 1/2" in m.get("message", "") for m in second)
+    assert len(history) == 2 and history[0] == one.history[0]
+    assert two.run(lambda **m: second.append(m)) == history  # a finished search runs no epoch
+
+
+def test_interrupted_search_ends_where_an_uninterrupted_one_does(ctx: SearchContext, tmp_path: Path) -> None:
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first_epoch(**m: float) -> None:
+        if m.get("epoch") == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        make_search(ctx, tmp_path / "resumed", epochs=2, warmup=1).run(stop_after_first_epoch)
+    resumed = make_search(ctx, tmp_path / "resumed", epochs=2, warmup=1)
+    resumed.run(lambda **m: None)
+    straight = make_search(ctx, tmp_path / "straight", epochs=2, warmup=1)
+    straight.run(lambda **m: None)
+    for (name, a), b in zip(resumed.net.state_dict().items(), straight.net.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [h["L_a"] for h in resumed.history] == [h["L_a"] for h in straight.history]
+
+
+def test_a_checkpoint_of_other_settings_is_refused(ctx: SearchContext, tmp_path: Path) -> None:
+    make_search(ctx, tmp_path, epochs=1, bound=5.0).run(lambda **m: None)
+    with pytest.raises(RTBenchError, match="other settings"):
+        make_search(ctx, tmp_path, epochs=2, bound=7.0).run(lambda **m: None)
