@@ -105,7 +105,7 @@ def test_a_binding_bound_lowers_the_expected_latency(ctx: SearchContext, tmp_pat
     history = search.run(lambda **m: None)
     free = make_search(ctx, tmp_path / "free", epochs=1, bound=None)
     free.run(lambda **m: None)
-    assert history[0]["L_t_ms"] < before and history[0]["L_t_ms"] < float(free.l_t())
+    assert history[0]["L_t_ms"] < before and history[0]["L_t_ms"] < free.l_t().item()
     assert all(math.isfinite(v) for v in history[0].values())
 
 

@@ -8,11 +8,11 @@ Objective (eq. 2), for the architecture parameters on a search-val batch::
 * ``L_t``: the expected latency of eq. 3-5 (``rtbench.hardware.estimate.rtdnas.ExpectedLatency``)
   from the profile's op latency table, in **milliseconds**, as the paper's ``L_ub = 50`` implies;
   ``L_ub`` is in ms too, so the exponent is in ms and the penalty grows e-fold per ms over the bound.
-* Keeping it finite: ``exp`` of a large exponent overflows float32 (past ~88) and its gradient
-  would throw the architecture parameters arbitrarily far, so the exponential is continued
-  linearly beyond ``EXP_CAP`` ms over the bound (:func:`capped_exp`: value and slope continuous,
-  still strictly increasing). At or below the cap it is eq. 2 exactly. The cap is a constant, the
-  same in every budget.
+* Keeping it finite: ``exp`` overflows float32 past an exponent of ~88 (an infinite loss, NaN
+  gradients), so the exponential is continued linearly beyond ``EXP_CAP`` = 20 ms over the bound
+  (:func:`capped_exp`: value and slope continuous, still strictly increasing; the penalty's slope
+  never exceeds ``lambda * e^20``). At or below the cap it is eq. 2 exactly. The cap is a
+  constant, the same in every budget.
 * ``lambda``: large (the method's default 10): the penalty's pull on ``L_t`` at the bound,
   ``lambda * e^0``, is then ten times the first term's, ``L_a`` (about 1 for a 4-class
   cross-entropy), while 3 ms under the bound it is already smaller, so a bound that is not binding
