@@ -126,17 +126,9 @@ def cmd_methods(args: list[str]) -> int:
 
 def _tool_args(args: list[str], allowed: dict[str, type], defaults: dict[str, Any]) -> dict[str, Any]:
     """key=value arguments of the table tools, typed, with one-line errors naming the key."""
-    from rtbench.config import parse_overrides
+    from rtbench.config import parse_overrides, typed_args
 
-    out = dict(defaults)
-    for key, raw in parse_overrides(args).items():
-        if key not in allowed:
-            raise RTBenchError(f"unknown key '{key}'; valid keys: {', '.join(allowed)}")
-        try:
-            out[key] = allowed[key](raw)
-        except ValueError:
-            raise RTBenchError(f"{key}='{raw}' is not a valid {allowed[key].__name__}") from None
-    return out
+    return {**defaults, **typed_args(parse_overrides(args), allowed)}
 
 
 _TABLE_KEYS: dict[str, type] = {"hardware": str, "space": str, "budget": str, "task": str, "image_size": int}

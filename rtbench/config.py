@@ -170,15 +170,16 @@ def _absolute_roots(cfg: Any) -> Any:
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
-def _simple(group: str, overrides: dict[str, str], schema: dict[str, type]) -> dict[str, Any]:
+def typed_args(overrides: dict[str, str], schema: dict[str, type], prefix: str = "") -> dict[str, Any]:
+    """Convert raw ``key=value`` strings by ``schema``; one-line errors name ``<prefix>key`` and the valid keys."""
     out: dict[str, Any] = {}
     for key, raw in overrides.items():
         if key not in schema:
-            raise ConfigError(f"unknown key '{group}.{key}'; valid keys: {', '.join(f'{group}.{k}' for k in schema)}")
+            raise ConfigError(f"unknown key '{prefix}{key}'; valid keys: {', '.join(f'{prefix}{k}' for k in schema)}")
         try:
             out[key] = schema[key](raw)
         except ValueError:
-            raise ConfigError(f"{group}.{key}='{raw}' is not a valid {schema[key].__name__}") from None
+            raise ConfigError(f"{prefix}{key}='{raw}' is not a valid {schema[key].__name__}") from None
     return out
 
 
@@ -223,8 +224,8 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     if top["device"] not in DEVICES:
         raise ConfigError(f"device='{top['device']}' is not valid; expected one of: {', '.join(DEVICES)}")
 
-    ray_opts = RayOptions(**_simple("ray", grouped["ray"], RAY_KEYS))
-    runs = _simple("runs", grouped["runs"], RUNS_KEYS)
+    ray_opts = RayOptions(**typed_args(grouped["ray"], RAY_KEYS, "ray."))
+    runs = typed_args(grouped["runs"], RUNS_KEYS, "runs.")
     return RunSpec(
         method=top["method"],
         method_config=dataclasses.asdict(method_cfg),

@@ -37,6 +37,7 @@ import pandas as pd
 
 from rtbench.config import parse_overrides, resolve
 from rtbench.errors import ConfigError
+from rtbench.leaderboard.table import fmt_num, fmt_pm
 from rtbench.runner import submit
 from rtbench.tasks import get_task
 
@@ -147,25 +148,15 @@ def figures_table(reference: pd.DataFrame, measured: dict[str, dict[str, Any]], 
     return pd.DataFrame(rows, columns=FIGURES)
 
 
-def _pm(mean: Any, std: Any) -> str:
-    if mean is None or pd.isna(mean):
-        return "-"
-    return f"{mean:.3f}±{std:.3f}" if std is not None and not pd.isna(std) else f"{mean:.3f}"
-
-
-def _num(v: Any, fmt: str) -> str:
-    return "-" if v is None or pd.isna(v) else format(v, fmt)
-
-
 def display_table(figures: pd.DataFrame) -> pd.DataFrame:
     """The paper's layout (Dice as mean±std), then our extra columns."""
     out = pd.DataFrame({"Methods": figures["Methods"]})
     for c in (*CLASSES, "Average"):
-        out[c] = [_pm(m, s) for m, s in zip(figures[c], figures[f"{c}_std"])]
-    out["LT (ms)"] = [_num(v, ".1f") for v in figures["LT_ms"]]
-    out["TP (fps)"] = [_num(v, ".1f") for v in figures["TP_fps"]]
-    out["LT p50 (ms)"] = [_num(v, ".1f") for v in figures["LT_p50_ms"]]
-    out["predicted LT (ms)"] = [_num(v, ".1f") for v in figures["predicted_LT_ms"]]
+        out[c] = [fmt_pm(m, s) for m, s in zip(figures[c], figures[f"{c}_std"])]
+    out["LT (ms)"] = [fmt_num(v, ".1f") for v in figures["LT_ms"]]
+    out["TP (fps)"] = [fmt_num(v, ".1f") for v in figures["TP_fps"]]
+    out["LT p50 (ms)"] = [fmt_num(v, ".1f") for v in figures["LT_p50_ms"]]
+    out["predicted LT (ms)"] = [fmt_num(v, ".1f") for v in figures["predicted_LT_ms"]]
     out["constraints"] = figures["constraints"]
     out["hardware"] = figures["hardware"]
     out["source"] = figures["source"]

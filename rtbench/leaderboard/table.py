@@ -70,13 +70,15 @@ def rank_board(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _pm(m: Any, s: Any) -> str:
+def fmt_pm(m: Any, s: Any) -> str:
+    """``mean±std`` to 3 decimals, ``-`` when missing."""
     if m is None or pd.isna(m):
         return "-"
     return f"{m:.3f}±{s:.3f}" if s is not None and not pd.isna(s) else f"{m:.3f}"
 
 
-def _num(v: Any, fmt: str) -> str:
+def fmt_num(v: Any, fmt: str) -> str:
+    """``v`` in ``fmt``, ``-`` when missing."""
     return "-" if v is None or pd.isna(v) else format(v, fmt)
 
 
@@ -89,14 +91,14 @@ def render_board(board: str, df: pd.DataFrame) -> tuple[str, pd.DataFrame]:
             "rank": df["rank"],
             "method": df["method"],
             "candidate": df["candidate"],
-            **{c: [_pm(m, s) for m, s in zip(df[f"dice_{c}"], df[f"dice_{c}_std"])] for c in classes},
-            "Dice": [_pm(m, s) for m, s in zip(df["dice_mean"], df["dice_mean_std"])],
-            "HD95 mm": [_num(v, ".2f") for v in df["hd95_mean"]],
-            "p50 ms": [_num(v, ".1f") for v in df["latency_p50_ms"]],
-            "p90 ms": [_num(v, ".1f") for v in df["latency_p90_ms"]],
-            "fps": [_num(v, ".1f") for v in df["throughput_fps"]],
-            "params M": [_num(v, ".2f") for v in df["params_m"]],
-            "GFLOPs": [_num(v, ".2f") for v in df["gflops"]],
+            **{c: [fmt_pm(m, s) for m, s in zip(df[f"dice_{c}"], df[f"dice_{c}_std"])] for c in classes},
+            "Dice": [fmt_pm(m, s) for m, s in zip(df["dice_mean"], df["dice_mean_std"])],
+            "HD95 mm": [fmt_num(v, ".2f") for v in df["hd95_mean"]],
+            "p50 ms": [fmt_num(v, ".1f") for v in df["latency_p50_ms"]],
+            "p90 ms": [fmt_num(v, ".1f") for v in df["latency_p90_ms"]],
+            "fps": [fmt_num(v, ".1f") for v in df["throughput_fps"]],
+            "params M": [fmt_num(v, ".2f") for v in df["params_m"]],
+            "GFLOPs": [fmt_num(v, ".2f") for v in df["gflops"]],
             "verdict": [
                 ("ok" if f else f"breaks {b}") if c else "incomplete" for f, b, c in zip(df["feasible"], df["broken"], df["complete"])
             ],
