@@ -28,7 +28,7 @@ from rtbench.hardware.measure import (
     measure_throughput,
     profile_threads,
 )
-from rtbench.hardware.profile import HardwareProfile
+from rtbench.hardware.profile import HardwareProfile, load_profile
 from rtbench.tasks import CINE
 
 SHAPE = (1, 16, 16)
@@ -127,6 +127,19 @@ def test_threads_are_set_during_measurement_and_restored_after(model: Counting) 
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("threads", "cores", "expected"), [(3, 2, 3), (0, 8, 8), (-1, 8, 7), (-1, 2, 1), (-1, 1, 1), (-4, 2, 1)])
+def test_num_threads_counts_cores_for_zero_and_negative(
+    monkeypatch: pytest.MonkeyPatch, threads: int, cores: int, expected: int
+) -> None:
+    monkeypatch.setattr("rtbench.hardware.profile.os.cpu_count", lambda: cores)
+    assert tiny_profile(threads=threads).num_threads() == expected
+
+
+def test_local_cpu_leaves_one_core_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rtbench.hardware.profile.os.cpu_count", lambda: 16)
+    assert load_profile("local-cpu").num_threads() == 15
 
 
 def test_profile_threads_restores_after_an_error() -> None:

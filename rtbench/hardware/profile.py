@@ -1,6 +1,6 @@
 """Hardware profiles: where and how networks are timed. One YAML file per profile in profiles/.
 
-Fields: name, description, device (``cpu`` | ``cuda``), threads (0: all cores of the machine),
+Fields: name, description, device (``cpu`` | ``cuda``), threads (see :meth:`HardwareProfile.num_threads`),
 dtype, stream_batch (batch size of the throughput stream), and the measurement settings
 (warmup_queries, min_queries, min_duration_s, throughput_min_duration_s). In Ray each profile is
 a custom resource of capacity 1 (``resource``) on the node that owns the device, so no two
@@ -41,8 +41,20 @@ class HardwareProfile:
         return f"hw-{self.name}"
 
     def num_threads(self) -> int:
-        """Threads torch uses on this profile (``threads: 0`` means every core of the machine)."""
-        return self.threads if self.threads > 0 else (os.cpu_count() or 1)
+        """Threads torch uses on this profile.
+
+        ``threads: n > 0``: n threads; ``0``: every core of the machine; ``-k``: every core but k
+        (at least 1). ``local-cpu`` uses ``-1``: with every core inside one OpenMP region, any other
+        work on the machine (the OS, the harness's own process, Ray's raylet) stalls a thread, and
+        every parallel region waits for its slowest thread. Measured on the 2-core dev box
+        (``python benchmarks/thread_noise.py --rounds 4``, one random msnas network at 128 px): p50 at
+        2 threads spread 58.4-73.2 ms (25%), at 1 thread 71.9-74.8 ms (4%), and two full passes over
+        50 networks at 2 threads agreed within +-10% for only 18% of them.
+        """
+        cores = os.cpu_count() or 1
+        if self.threads > 0:
+            return self.threads
+        return max(cores + self.threads, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +93,6 @@ def validate_profile(prof: HardwareProfile, where: str = "hardware") -> Hardware
     for name in ("stream_batch", "min_queries"):
         if getattr(prof, name) < 1:
             raise ConfigError(f"{where}: {name}={getattr(prof, name)} must be >= 1")
-    if prof.threads < 0 or prof.warmup_queries < 0 or prof.min_duration_s < 0 or prof.throughput_min_duration_s < 0:
-        raise ConfigError(f"{where}: threads, warmup_queries and durations must be >= 0")
+    if prof.warmup_queries < 0 or prof.min_duration_s < 0 or prof.throughput_min_duration_s < 0:
+        raise ConfigError(f"{where}: warmup_queries and durations must be >= 0")
     return prof
