@@ -151,3 +151,15 @@ def test_a_checkpoint_of_other_settings_is_refused(ctx: SearchContext, tmp_path:
     make_search(ctx, tmp_path, epochs=1, bound=5.0).run(lambda **m: None)
     with pytest.raises(RTBenchError, match="other settings"):
         make_search(ctx, tmp_path, epochs=2, bound=7.0).run(lambda **m: None)
+
+
+def test_long_epochs_report_step_progress(ctx: SearchContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rtbench.methods.rtdnas_search.PROGRESS_EVERY_S", 0.0)
+    seen: list[dict] = []
+    make_search(ctx, tmp_path, epochs=2, warmup=1).run(lambda **m: seen.append(m))
+    steps = [m["message"] for m in seen if "step" in m.get("message", "")]
+    assert steps == [
+        "search epoch 1/2 step 1/2 (warm-up, weights only): " + steps[0].split(": ", 1)[1],
+        "search epoch 2/2 step 1/2 (weights and architecture): " + steps[1].split(": ", 1)[1],
+    ]
+    assert all("L_a " in s and "epoch ETA" in s for s in steps)

@@ -65,6 +65,9 @@ from rtbench.errors import RTBenchError
 from rtbench.hardware.estimate.rtdnas import ExpectedLatency
 from rtbench.spaces.msnas import MSNASSupernet
 
+PROGRESS_EVERY_S = 30.0
+"""Seconds between two progress messages inside a search epoch (an epoch can take many minutes on a CPU)."""
+
 EXP_CAP = 20.0
 """Exponent (ms over the bound) beyond which eq. 2's exponential is continued linearly (:func:`capped_exp`)."""
 
@@ -200,16 +203,17 @@ class SupernetSearch:
         if self.load():
             report(message=f"search: resuming after epoch {self.epoch}/{self.settings.epochs} from {self.path}")
         while self.epoch < self.settings.epochs:
-            metrics = self.run_epoch()
+            metrics = self.run_epoch(report)
             self.history.append(metrics)
             self.epoch += 1
             self.save()
             report(epoch=self.epoch, epochs=self.settings.epochs, **metrics)
         return self.history
 
-    def run_epoch(self) -> dict[str, float]:
+    def run_epoch(self, report: Report | None = None) -> dict[str, float]:
+        """One epoch of ``self.steps`` steps; a progress message to ``report`` at most every :data:`PROGRESS_EVERY_S`."""
         s, net = self.settings, self.net
-        start = time.perf_counter()
+        start = last = time.perf_counter()
         _reseed(self.train, self.seed, self.epoch, 0)
         _reseed(self.val, self.seed, self.epoch, 1)
         search_arch = self.epoch >= s.warmup_epochs
@@ -231,6 +235,15 @@ class SupernetSearch:
             self.w_opt.step()
             self.w_sched.step()
             train_ce.append(l_a.item())
+            now = time.perf_counter()
+            if report is not None and now - last >= PROGRESS_EVERY_S and len(train_ce) < self.steps:
+                last, done = now, len(train_ce)
+                eta = (now - start) / done * (self.steps - done)
+                report(
+                    message=f"search epoch {self.epoch + 1}/{s.epochs} step {done}/{self.steps}"
+                    f"{' (weights and architecture)' if search_arch else ' (warm-up, weights only)'}: "
+                    f"L_a {np.mean(train_ce):.3f}, epoch ETA {eta:.0f} s"
+                )
         with torch.no_grad():
             l_t = self.l_t()
             loss = rtdnas_objective(torch.tensor(float(np.mean(train_ce))), l_t.cpu(), s.latency_bound_ms, s.lambda_)
