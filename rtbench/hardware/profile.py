@@ -46,15 +46,16 @@ class HardwareProfile:
         ``threads: n > 0``: n threads; ``0``: every core of the machine; ``-k``: every core but k
         (at least 1). ``local-cpu`` uses ``-1``: with every core inside one OpenMP region, any other
         work on the machine (the OS, the harness's own process, Ray's raylet) stalls a thread, and
-        every parallel region waits for its slowest thread. Measured on the 2-core dev box
-        (``python benchmarks/thread_noise.py --rounds 4``, one random msnas network at 128 px): p50 at
-        2 threads spread 58.4-73.2 ms (25%), at 1 thread 71.9-74.8 ms (4%), and two full passes over
-        50 networks at 2 threads agreed within +-10% for only 18% of them.
+        every parallel region waits for its slowest thread. Measured on the 2-core dev box, one random
+        msnas network at 128 px, 4 interleaved rounds: p50 spread 25% at 2 threads vs 4% at 1 thread
+        on a quiet host (a scratch script doing what ``benchmarks/thread_noise.py`` does), and 66% vs
+        24% with ``python benchmarks/thread_noise.py --rounds 4`` later, on a noisier host; two full
+        passes of ``bench latency-check`` over 50 networks at 2 threads agreed within +-10% for only
+        18% of them (46% at 1 thread).
         """
-        cores = os.cpu_count() or 1
         if self.threads > 0:
             return self.threads
-        return max(cores + self.threads, 1)
+        return max((os.cpu_count() or 1) + self.threads, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
