@@ -4,7 +4,10 @@ Builds (or reuses from the cache) the op latency table of a space on a hardware 
 ``n`` random derived networks, predicts each one's latency with the sum, longest-path and
 calibrated models, measures each twice with the harness protocol, and prints MAPE, RMSPE, acc10
 (share within +-10%; nn-Meter reports 99% on CPU) and Spearman's rho per model, next to the
-ceiling set by the measurement's own repeatability. Writes latency_check.{png,csv,json}.
+ceiling set by the measurement's own repeatability. By default every network is measured with a
+reference network interleaved and drift-corrected (``rtbench.hardware.fidelity``), and both the
+corrected and the raw scores are printed; ``--drift none`` measures each network alone.
+Writes latency_check.{png,csv,json}.
 
 Run on a quiet machine: other processes on the same cores make every figure noisy.
 
@@ -38,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--net-warmup", type=int, default=None, help="network warm-up queries (default: the profile's)")
     parser.add_argument("--net-queries", type=int, default=None, help="network minimum queries (default: the profile's)")
     parser.add_argument("--net-duration", type=float, default=None, help="network minimum seconds (default: the profile's)")
+    parser.add_argument("--drift", default="reference", choices=("reference", "none"), help="drift correction (default reference)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/latency-check/...)")
     args = parser.parse_args(argv)
 
@@ -59,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=args.out,
         op_rounds=args.op_rounds,
         network_settings=network_settings,
+        drift=args.drift,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(f"network measurement: {network_settings}")

@@ -11,9 +11,9 @@ the same kernels each slower under torch.profiler): allocator and oneDNN state l
 then biases the other. ``--in-process`` measures both in this process, for comparison.
 
 The verdict comes from a third measurement, robust to the host drift that moves this VM's p50s by
-10-30 % within minutes: the harness's end-to-end query (``segment``) and clock, with the two
-networks' queries interleaved one by one (derived, hand, hand, derived, ...) for ``--seconds`` x
-``--rounds`` seconds, so any drift slower than one query (~25 ms) hits both alike. Its p50s are
+10-30 % within minutes: ``measure_latency_paired``: the harness's end-to-end query and clock, with
+the two networks' queries interleaved one by one (derived, hand, hand, derived, ...) for
+``--seconds`` x ``--rounds`` seconds, so any drift slower than one query (~25 ms) hits both alike. Its p50s are
 the figures compared against the 5 % target; the separate harness measurements are printed beside
 them. Target: the derived
 network's p50 within 5 % of the hand-written one's. Because p50s on a busy machine swing by more
@@ -39,13 +39,12 @@ import multiprocessing
 import statistics
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
 from rtbench.budgets import get_budget, with_overrides
-from rtbench.hardware import HardwareProfile, load_profile
-from rtbench.hardware.measure import frame_pool, measure_latency, measured_copy, profile_threads, segment, torch_device, torch_dtype
+from rtbench.hardware import load_profile
+from rtbench.hardware.measure import measure_latency, measure_latency_paired
 from rtbench.spaces.msnas import MSNASNet, MSNASSpace
 from rtbench.spaces.ops import build_op
 from rtbench.tasks import CINE
@@ -179,33 +178,6 @@ def measure_one(name: str, hardware: str, threads: int, seconds: float) -> float
     return measure_latency(net, (CINE.in_channels, SIZE, SIZE), profile, budget).p50_ms
 
 
-def interleaved_p50(nets: dict[str, nn.Module], profile: HardwareProfile, seconds: float, warmup: int = 10) -> dict[str, float]:
-    """p50 (ms) of each network's end-to-end query, the networks taking turns query by query.
-
-    The order alternates every turn (A B, B A, ...) so neither network always runs right after
-    the other. Same query (``segment``), same threads and clock as ``measure_latency``.
-    """
-    device, dtype = torch_device(profile), torch_dtype(profile)
-    copies = {name: measured_copy(net, device, dtype) for name, net in nets.items()}
-    frames = frame_pool((1, CINE.in_channels, SIZE, SIZE))
-    times: dict[str, list[int]] = {name: [] for name in copies}
-    names = list(copies)
-    with profile_threads(profile), torch.inference_mode():
-        for i in range(warmup):
-            for name in names:
-                segment(copies[name], frames[i % len(frames)], device, dtype)
-        deadline = time.perf_counter_ns() + int(seconds * 1e9)
-        turn = 0
-        while time.perf_counter_ns() < deadline:
-            frame = frames[turn % len(frames)]
-            for name in names if turn % 2 == 0 else names[::-1]:
-                t0 = time.perf_counter_ns()
-                segment(copies[name], frame, device, dtype)
-                times[name].append(time.perf_counter_ns() - t0)
-            turn += 1
-    return {name: float(np.percentile(np.asarray(t, dtype=np.float64) / 1e6, 50)) for name, t in times.items()}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="A/B rounds (default 5)")
@@ -236,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         pool.close()
     d, h = statistics.median(p50["derived"]), statistics.median(p50["hand"])
     print(f"harness clock, median p50 over {args.rounds} rounds: derived {d:.2f} ms, hand {h:.2f} ms, difference {d / h - 1:+.1%}")
-    both = interleaved_p50({"derived": derived, "hand": hand}, profile, args.seconds * args.rounds)
-    d, h = both["derived"], both["hand"]
+    long = with_overrides(get_budget("quick"), min_duration_s=args.seconds * args.rounds, min_queries=50, warmup_queries=10)
+    paired = measure_latency_paired(derived, hand, (CINE.in_channels, SIZE, SIZE), profile, long)
+    d, h = paired[0].p50_ms, paired[1].p50_ms
     overhead = d / h - 1
     print(f"interleaved queries ({args.seconds * args.rounds:g} s): p50 derived {d:.2f} ms, hand {h:.2f} ms, overhead {overhead:+.1%}")
     dispatch = tiny_forward_us({"derived": derived, "hand": hand})

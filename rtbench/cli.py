@@ -5,7 +5,7 @@
     bench leaderboard [runs.dir=PATH]  constraint-checked table per board
     bench methods                      registered methods, one line each
     bench profile hardware=NAME space=NAME [budget=quick]        build/resume a latency lookup table
-    bench latency-check hardware=NAME space=NAME n=50 [budget=quick] [seed=0] [calibration_n=20] [out=DIR]
+    bench latency-check hardware=NAME space=NAME n=50 [budget=quick] [seed=0] [calibration_n=20] [drift=reference|none] [out=DIR]
     bench reproduce NAME [key=value ...]  a paper's table beside the paper's own numbers
 
 Every mistake in the arguments stops before any work with one line naming it (exit status 2).
@@ -159,12 +159,20 @@ def cmd_profile(args: list[str]) -> int:
 def cmd_latency_check(args: list[str]) -> int:
     from rtbench.hardware.fidelity import run_latency_check
 
-    keys = {**_TABLE_KEYS, "n": int, "seed": int, "calibration_n": int, "out": str}
-    a = _tool_args(args, keys, {**_TABLE_DEFAULTS, "n": 50, "seed": 0, "calibration_n": 20, "out": ""})
+    keys = {**_TABLE_KEYS, "n": int, "seed": int, "calibration_n": int, "out": str, "drift": str}
+    a = _tool_args(args, keys, {**_TABLE_DEFAULTS, "n": 50, "seed": 0, "calibration_n": 20, "out": "", "drift": "reference"})
     space, profile, size, task = _table_target(a)
     report = run_latency_check(
-        space, profile, n=a["n"], image_size=size, seed=a["seed"], calibration_n=a["calibration_n"],
-        out_dir=a["out"] or None, progress=_echo, task=task,
+        space,
+        profile,
+        n=a["n"],
+        image_size=size,
+        seed=a["seed"],
+        calibration_n=a["calibration_n"],
+        out_dir=a["out"] or None,
+        progress=_echo,
+        task=task,
+        drift=a["drift"],
     )
     _echo(report.format_table())
     return 0

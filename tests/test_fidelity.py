@@ -161,9 +161,53 @@ class FakeMeasure:
         return LatencyResult(ms, ms, ms, ms, ms, ms, 1, 0.0)
 
 
+class FakePairMeasure:
+    """Pairs ``FakeMeasure`` on both networks, with a host that slows by ``drift`` per call (multiplicative)."""
+
+    def __init__(self, drift: float = 0.0) -> None:
+        self.inner = FakeMeasure()
+        self.drift = drift
+        self.calls = 0
+
+    def __call__(
+        self, module: nn.Module, reference: nn.Module, shape: tuple[int, int, int], profile: HardwareProfile
+    ) -> tuple[LatencyResult, LatencyResult]:
+        slow = (1 + self.drift) ** self.calls
+        self.calls += 1
+        out = []
+        for net in (module, reference):
+            ms = self.inner(net, shape, profile).p50_ms * slow
+            out.append(LatencyResult(ms, ms, ms, ms, ms, ms, 1, 0.0))
+        return out[0], out[1]
+
+
+def test_drift_correction_cancels_host_drift_that_raw_figures_show(tmp_path: Path) -> None:
+    pair = FakePairMeasure(drift=0.05)  # the host slows by 5% per measurement: 2.05x over the 15 measurements
+    kwargs: dict[str, Any] = dict(n=4, image_size=8, calibration_n=5, lut_root=tmp_path / "lut", measure=FakeMeasure())
+    report = run_latency_check(TinySpace(), PROFILE, out_dir=tmp_path / "a", pair_measure=pair, **kwargs)
+    assert pair.calls == 5 + 2 * 4
+    assert report.scores[CEILING].mape == pytest.approx(0.0, abs=1e-9)  # corrected: both passes agree exactly
+    assert report.raw_scores[CEILING].mape > 10.0  # raw: the second pass ran on a slower host
+    ref = report.reference
+    assert ref["min_p50_ms"] < ref["median_p50_ms"] < ref["max_p50_ms"] and ref["genotype"] not in {r.genotype for r in report.rows}
+    for r in report.report_rows():
+        assert r.raw_ms is not None and r.reference_ms is not None and r.raw_remeasured_ms is not None
+        assert r.measured_ms == pytest.approx(r.raw_ms * ref["median_p50_ms"] / r.reference_ms)
+    text = report.format_table()
+    assert "drift-corrected" in text and "raw (uncorrected)" in text
+
+    none = run_latency_check(TinySpace(), PROFILE, out_dir=tmp_path / "b", drift="none", pair_measure=FakePairMeasure(), **kwargs)
+    assert none.raw_scores == {} and none.reference == {} and all(r.raw_ms is None for r in none.rows)
+
+
+def test_unknown_drift_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="drift='median'"):
+        run_latency_check(TinySpace(), PROFILE, n=4, calibration_n=5, image_size=8, out_dir=tmp_path, drift="median")
+
+
 def test_report_reuses_the_cached_table(tmp_path: Path) -> None:
     measure = FakeMeasure()
-    kwargs: dict[str, Any] = dict(n=3, image_size=8, calibration_n=4, lut_root=tmp_path / "lut", measure=measure)
+    kwargs: dict[str, Any] = dict(n=3, image_size=8, calibration_n=4, lut_root=tmp_path / "lut", measure=measure, drift="none")
     first = run_latency_check(TinySpace(), PROFILE, out_dir=tmp_path / "a", **kwargs)
     assert measure.calls == 3 * 6 + 4 + 2 * 3  # 3 rounds over the table, calibration networks, 2 passes of reported ones
     second = run_latency_check(TinySpace(), PROFILE, out_dir=tmp_path / "b", **kwargs)

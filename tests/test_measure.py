@@ -7,6 +7,7 @@ warm-up, threads, errors), never how fast anything runs.
 from __future__ import annotations
 
 import json
+import time
 from typing import ClassVar
 
 import pytest
@@ -25,6 +26,7 @@ from rtbench.hardware.measure import (
     count_params,
     measure_all,
     measure_latency,
+    measure_latency_paired,
     measure_throughput,
     profile_threads,
 )
@@ -101,6 +103,31 @@ def test_warmup_queries_are_not_counted(model: Counting) -> None:
     lat = measure_latency(model, SHAPE, tiny_profile(warmup_queries=6, min_queries=9))
     assert lat.queries == 9
     assert Counting.calls == 6 + 9
+
+
+class Slow(nn.Module):
+    """Sleeps ``ms`` per forward pass, then returns 4-class logits."""
+
+    def __init__(self, ms: float) -> None:
+        super().__init__()
+        self.ms = ms
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.ms / 1000)
+        return x.repeat(1, 4, 1, 1)
+
+
+def test_paired_latency_interleaves_and_times_each_network_apart(model: Counting) -> None:
+    lat, ref = measure_latency_paired(model, Slow(4.0), SHAPE, tiny_profile(warmup_queries=3, min_queries=7))
+    assert lat.queries == ref.queries == 7
+    assert Counting.calls == 3 + 7  # warm-up and timed queries of the model only; the reference is another module
+    assert ref.p50_ms >= 4.0 > lat.p50_ms  # each network's own time, not the pair's
+    assert lat.duration_s == ref.duration_s > 0
+
+
+def test_paired_latency_runs_for_min_duration(model: Counting) -> None:
+    lat, ref = measure_latency_paired(model, Slow(5.0), SHAPE, tiny_profile(min_queries=2, min_duration_s=0.1))
+    assert lat.duration_s >= 0.1 and lat.queries == ref.queries > 2
 
 
 def test_throughput_counts_whole_batches(model: Counting) -> None:

@@ -7,6 +7,17 @@ latency from the profile's latency table with the sum, longest-path and calibrat
 The calibrated model is fit on ``calibration_n`` *other* random networks, never the ``n``
 reported. Every reported network is measured twice, in two separate passes, and the second pass
 graded against the first gives the ceiling any predictor can reach on this machine.
+
+Drift correction (``drift="reference"``, the default). On a shared VM the host's load moves a
+network's p50 by 10-30 % over minutes, more than the +-10 % that acc10 grades, so two passes over
+the same networks disagree and no predictor can look better than that. Each network is therefore
+measured with a fixed *reference* network (one more random genotype of the space) interleaved
+query by query (``measure_latency_paired``), and its latency is rescaled to the run's typical
+host state: ``corrected = p50 * median(reference p50 over the run) / reference p50 in the same
+window`` (likewise p90). Load that drifts more slowly than one pair of queries cancels in the
+ratio. Scores are computed on the corrected latencies and, printed beside them, on the raw ones
+(each with its own calibration fit), so the correction's effect is visible, never hidden.
+``drift="none"`` measures each network alone with the harness protocol.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +46,7 @@ from rtbench.hardware.lut import (
     build_table,
     format_eta,
 )
-from rtbench.hardware.measure import LatencyResult, Progress, measure_latency
+from rtbench.hardware.measure import LatencyResult, Progress, measure_latency, measure_latency_paired
 from rtbench.hardware.predict import CalibratedModel, GraphFeatures, acc10, graph_features, mape, mpe, rmspe, spearman
 from rtbench.hardware.profile import HardwareProfile
 from rtbench.spaces.base import Space, get_space
@@ -45,6 +56,9 @@ MODELS = {"sum": "sum", "longest_path": "longest path", "calibrated": "calibrate
 """Predictors graded, as ``row field prefix: label``."""
 CEILING = "measurement (2nd vs 1st)"
 NN_METER_ACC10 = 99.0  # nn-Meter's reported +-10% accuracy on CPU (percent)
+DRIFT = ("reference", "none")
+"""Drift correction choices of :func:`run_latency_check` (see the module docstring)."""
+PairMeasure = Callable[[nn.Module, nn.Module, tuple[int, int, int], HardwareProfile], tuple[LatencyResult, LatencyResult]]
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,10 @@ class NetworkRow:
 
     ``set`` is ``report`` (graded) or ``calibration`` (fit the calibrated model; its
     ``calibrated_ms`` is in-sample). ``remeasured_ms`` is the second pass (report rows only).
+    ``measured_ms`` / ``measured_p90_ms`` / ``remeasured_ms`` are drift-corrected when the report
+    is; ``raw_ms`` / ``raw_remeasured_ms`` are the uncorrected p50s and ``reference_ms`` the
+    reference network's p50 in the first measurement's window (None without drift correction).
+    ``raw_calibrated_ms`` is the calibrated model fit on raw latencies.
     """
 
     set: str
@@ -83,11 +101,19 @@ class NetworkRow:
     measured_ms: float
     measured_p90_ms: float
     remeasured_ms: float | None = None
+    raw_ms: float | None = None
+    raw_remeasured_ms: float | None = None
+    reference_ms: float | None = None
+    raw_calibrated_ms: float | None = None
 
 
 @dataclass
 class FidelityReport:
-    """Result of :func:`run_latency_check`; ``scores`` has one entry per model label plus :data:`CEILING`."""
+    """Result of :func:`run_latency_check`; ``scores`` has one entry per model label plus :data:`CEILING`.
+
+    With drift correction, ``scores`` grade the corrected latencies and ``raw_scores`` the raw ones
+    (empty without); ``reference`` holds the reference genotype and its median p50 over the run.
+    """
 
     space: str
     task: str
@@ -102,6 +128,9 @@ class FidelityReport:
     table: dict[str, Any]
     environment: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)
+    raw_scores: dict[str, Score] = field(default_factory=dict)
+    raw_calibration: dict[str, float] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def report_rows(self) -> list[NetworkRow]:
         return [r for r in self.rows if r.set == "report"]
@@ -116,14 +145,26 @@ class FidelityReport:
             f"{self.table.get('dtype')}, torch {self.table.get('torch')})",
             f"{self.n} networks (p50 {min(measured):.2f}-{max(measured):.2f} ms), calibrated on {self.calibration_n} others, "
             f"seed {self.seed}",
-            f"{'model':<26}{'bias %':>8}{'MAPE %':>8}{'RMSPE %':>9}{'acc10 %':>9}{'Spearman':>10}",
         ]
-        for label, s in self.scores.items():
-            lines.append(f"{label:<26}{s.mpe:>+8.1f}{s.mape:>8.1f}{s.rmspe:>9.1f}{s.acc10:>9.1f}{s.spearman:>10.3f}")
+        blocks = [("drift-corrected" if self.raw_scores else "", self.scores)]
+        if self.raw_scores:
+            ref = self.reference
+            lines.append(
+                f"drift correction: each network measured interleaved with a reference network "
+                f"(median p50 {ref['median_p50_ms']:.2f} ms, range {ref['min_p50_ms']:.2f}-{ref['max_p50_ms']:.2f} ms over the run)"
+            )
+            blocks.append(("raw (uncorrected)", self.raw_scores))
+        for title, scores in blocks:
+            if title:
+                lines.append(f"-- {title}")
+            lines.append(f"{'model':<26}{'bias %':>8}{'MAPE %':>8}{'RMSPE %':>9}{'acc10 %':>9}{'Spearman':>10}")
+            for label, s in scores.items():
+                lines.append(f"{label:<26}{s.mpe:>+8.1f}{s.mape:>8.1f}{s.rmspe:>9.1f}{s.acc10:>9.1f}{s.spearman:>10.3f}")
         best = max((s.acc10 for k, s in self.scores.items() if k != CEILING), default=0.0)
+        what = "drift-corrected " if self.raw_scores else ""
         lines.append(
-            f"best acc10 {best:.1f}% vs nn-Meter's {NN_METER_ACC10:.0f}% "
-            f"(the measurement itself reaches {self.scores[CEILING].acc10:.1f}%)"
+            f"best {what}acc10 {best:.1f}% vs nn-Meter's {NN_METER_ACC10:.0f}% "
+            f"(the {what}measurement itself reaches {self.scores[CEILING].acc10:.1f}%)"
         )
         lines.append("calibrated: " + ", ".join(f"{k} {v:+.4g}" for k, v in self.calibration.items()))
         lines.extend(f"{k}: {v}" for k, v in self.files.items())
@@ -140,6 +181,9 @@ class FidelityReport:
             "calibration_n": self.calibration_n,
             "calibration": self.calibration,
             "scores": {k: asdict(v) for k, v in self.scores.items()},
+            "raw_scores": {k: asdict(v) for k, v in self.raw_scores.items()},
+            "raw_calibration": self.raw_calibration,
+            "reference": self.reference,
             "table": self.table,
             "environment": self.environment,
             "files": self.files,
@@ -192,6 +236,8 @@ def run_latency_check(
     table: LatencyTable | None = None,
     lut_root: Path | None = None,
     measure: Measure = measure_latency,
+    drift: str = "reference",
+    pair_measure: PairMeasure = measure_latency_paired,
 ) -> FidelityReport:
     """Grade the latency predictors of ``space`` on ``profile`` against ``n`` measured random networks.
 
@@ -200,16 +246,21 @@ def run_latency_check(
     2. ``n`` distinct genotypes from ``space.sample_genotype`` with ``numpy.random.default_rng(seed)``,
        then ``calibration_n`` further distinct genotypes, none of them among the ``n``.
     3. Each network is built (``torch.manual_seed(seed)``) and measured at batch 1 on a
-       ``(task.in_channels, S, S)`` input with ``measure`` under ``network_settings`` (None: the
-       profile's own network settings): the calibration networks, then the reported ones, then the
-       reported ones again (the second, independent pass).
+       ``(task.in_channels, S, S)`` input under ``network_settings`` (None: the profile's own
+       network settings): the calibration networks, then the reported ones, then the reported
+       ones again (the second, independent pass). With ``drift="reference"`` one further distinct
+       genotype is the reference network and every measurement is ``pair_measure(network,
+       reference, ...)``, then drift-corrected (module docstring); with ``"none"``, ``measure``.
     4. :class:`~rtbench.hardware.predict.CalibratedModel` is fit on the calibration networks; every
-       model and the second pass are scored against the first pass of the reported networks.
+       model and the second pass are scored against the first pass of the reported networks
+       (corrected and raw latencies separately under drift correction).
     5. ``latency_check.{png,csv,json}`` are written to ``out_dir`` (default
        ``runs/latency-check/<space>_<profile>_<S>px_n<n>_seed<seed>``).
     """
     if n < 2:
         raise ConfigError(f"latency check: n={n} must be at least 2 (Spearman's rho needs two networks)")
+    if drift not in DRIFT:
+        raise ConfigError(f"latency check: drift='{drift}' is not valid; expected one of: {', '.join(DRIFT)}")
     if calibration_n < len(CalibratedModel.FEATURES):
         raise ConfigError(f"latency check: calibration_n={calibration_n} must be at least {len(CalibratedModel.FEATURES)}")
     sp = get_space(space) if isinstance(space, str) else space
@@ -228,6 +279,7 @@ def run_latency_check(
     seen: set[str] = set()
     reported = sample_distinct(sp, rng, tk, image_size, config, n, seen)
     calibration = sample_distinct(sp, rng, tk, image_size, config, calibration_n, seen)
+    reference = sample_distinct(sp, rng, tk, image_size, config, 1, seen)[0] if drift == "reference" else None
     graphs = [sp.op_graph(g, tk, image_size) for g in reported + calibration]
     uncovered = table.missing(node.inst for graph in graphs for node in graph)
     if uncovered:
@@ -237,23 +289,32 @@ def run_latency_check(
         )
     features = [graph_features(graph, table.latency_ms) for graph in graphs]
 
-    timer = _NetworkTimer(sp, tk, image_size, seed, network_settings.apply(profile) if network_settings else profile, measure)
+    settings = network_settings.apply(profile) if network_settings else profile
+    timer = _NetworkTimer(sp, tk, image_size, seed, settings, measure, pair_measure, reference)
     timer.expect(calibration_n + 2 * n, progress)
     cal_results = [timer.measure_one(g, "calibration", progress) for g in calibration]
     first = [timer.measure_one(g, "report", progress) for g in reported]
     second = [timer.measure_one(g, "report, 2nd pass", progress) for g in reported]
+    everything = cal_results + first + second
+    ref_p50s = [m.reference_ms for m in everything if m.reference_ms is not None]
+    typical = float(np.median(ref_p50s)) if ref_p50s else None
+    cal, one, two = ([m.corrected(typical) for m in ms] for ms in (cal_results, first, second))
 
-    model = CalibratedModel.fit(features[n:], [r.p50_ms for r in cal_results])
+    model = CalibratedModel.fit(features[n:], [p50 for p50, _ in cal])
+    raw_model = CalibratedModel.fit(features[n:], [m.p50_ms for m in cal_results]) if typical is not None else None
     rows = [
-        _row("report", i, g, f, model, m.p50_ms, m.p90_ms, s.p50_ms)
+        _row("report", i, g, f, model, m, s, raw_model)
         for i, (g, f, m, s) in enumerate(zip(reported, features[:n], first, second, strict=True))
     ] + [
-        _row("calibration", i, g, f, model, m.p50_ms, m.p90_ms, None)
+        _row("calibration", i, g, f, model, m, None, raw_model)
         for i, (g, f, m) in enumerate(zip(calibration, features[n:], cal_results, strict=True))
     ]
-    measured = [r.measured_ms for r in rows[:n]]
-    scores = {label: Score.of([getattr(r, f"{k}_ms") for r in rows[:n]], measured) for k, label in MODELS.items()}
-    scores[CEILING] = Score.of([r.remeasured_ms for r in rows[:n] if r.remeasured_ms is not None], measured)
+    for row, (p50, p90) in zip(rows, one + cal, strict=True):
+        row.measured_ms, row.measured_p90_ms = p50, p90
+    for row, (p50, _) in zip(rows[:n], two, strict=True):
+        row.remeasured_ms = p50
+    scores = _scores(rows[:n], "measured_ms", "remeasured_ms", "calibrated_ms")
+    raw_scores = _scores(rows[:n], "raw_ms", "raw_remeasured_ms", "raw_calibrated_ms") if typical is not None else {}
 
     report = FidelityReport(
         space=sp.name,
@@ -268,6 +329,18 @@ def run_latency_check(
         rows=rows,
         table={k: v for k, v in table.header().items() if k != "updated"} | {"entries": len(table), "path": str(table.path)},
         environment=environment_info(profile),
+        raw_scores=raw_scores,
+        raw_calibration=raw_model.as_dict() if raw_model else {},
+        reference=(
+            {
+                "genotype": json.dumps(reference, sort_keys=True),
+                "median_p50_ms": typical,
+                "min_p50_ms": min(ref_p50s),
+                "max_p50_ms": max(ref_p50s),
+            }
+            if reference is not None and typical is not None
+            else {}
+        ),
     )
     write_report(report, out)
     return report
@@ -320,34 +393,74 @@ def plot_fidelity(report: FidelityReport, path: Path) -> None:
     fig.savefig(path, dpi=120, bbox_inches="tight")
 
 
-class _NetworkTimer:
-    """Builds and measures networks one at a time, with n/N and ETA progress lines."""
+@dataclass(frozen=True)
+class _Measured:
+    """One network measurement: its p50 and p90 (ms) and, under drift correction, the reference's p50 in the same window."""
 
-    def __init__(self, space: Space, task: Task, image_size: int, seed: int, profile: HardwareProfile, measure: Measure) -> None:
-        self.space, self.task, self.image_size, self.seed, self.profile, self.measure = (
-            space,
-            task,
-            image_size,
-            seed,
-            profile,
-            measure,
-        )
+    p50_ms: float
+    p90_ms: float
+    reference_ms: float | None = None
+
+    def corrected(self, typical_ms: float | None) -> tuple[float, float]:
+        """(p50, p90) rescaled to the reference's typical p50: ``x * typical / reference`` (unchanged without a reference)."""
+        if typical_ms is None or self.reference_ms is None:
+            return self.p50_ms, self.p90_ms
+        scale = typical_ms / self.reference_ms
+        return self.p50_ms * scale, self.p90_ms * scale
+
+
+class _NetworkTimer:
+    """Builds and measures networks one at a time (with the reference interleaved, if any), with n/N and ETA progress lines."""
+
+    def __init__(
+        self,
+        space: Space,
+        task: Task,
+        image_size: int,
+        seed: int,
+        profile: HardwareProfile,
+        measure: Measure,
+        pair_measure: PairMeasure,
+        reference: dict[str, Any] | None,
+    ) -> None:
+        self.space, self.task, self.image_size, self.seed, self.profile = space, task, image_size, seed, profile
+        self.measure, self.pair_measure = measure, pair_measure
+        self.reference = self._build(reference) if reference is not None else None
         self.total, self.done, self.start = 0, 0, time.perf_counter()
+
+    def _build(self, genotype: dict[str, Any]) -> nn.Module:
+        torch.manual_seed(self.seed)
+        return self.space.build(genotype, self.task, self.image_size)
 
     def expect(self, total: int, progress: Progress | None) -> None:
         self.total, self.done, self.start = total, 0, time.perf_counter()
         if progress:
             progress(f"latency-check: measuring {total} networks on {self.profile.name} at {self.image_size} px")
 
-    def measure_one(self, genotype: dict[str, Any], what: str, progress: Progress | None) -> LatencyResult:
-        torch.manual_seed(self.seed)
-        net: nn.Module = self.space.build(genotype, self.task, self.image_size)
-        result = self.measure(net, (self.task.in_channels, self.image_size, self.image_size), self.profile)
+    def measure_one(self, genotype: dict[str, Any], what: str, progress: Progress | None) -> _Measured:
+        net = self._build(genotype)
+        shape = (self.task.in_channels, self.image_size, self.image_size)
+        if self.reference is None:
+            r = self.measure(net, shape, self.profile)
+            result = _Measured(r.p50_ms, r.p90_ms)
+        else:
+            r, ref = self.pair_measure(net, self.reference, shape, self.profile)
+            result = _Measured(r.p50_ms, r.p90_ms, ref.p50_ms)
         self.done += 1
         if progress:
             eta = (time.perf_counter() - self.start) / self.done * (self.total - self.done)
-            progress(f"latency-check {self.done}/{self.total} ({what}): p50 {result.p50_ms:.2f} ms, ETA {format_eta(eta)}")
+            extra = f" (reference {result.reference_ms:.2f} ms)" if result.reference_ms is not None else ""
+            progress(f"latency-check {self.done}/{self.total} ({what}): p50 {result.p50_ms:.2f} ms{extra}, ETA {format_eta(eta)}")
         return result
+
+
+def _scores(rows: list[NetworkRow], measured: str, remeasured: str, calibrated: str) -> dict[str, Score]:
+    """Every model and the second pass graded against the first pass, reading the given row fields."""
+    first = [getattr(r, measured) for r in rows]
+    fields = {"sum": "sum_ms", "longest_path": "longest_path_ms", "calibrated": calibrated}
+    scores = {label: Score.of([getattr(r, fields[k]) for r in rows], first) for k, label in MODELS.items()}
+    scores[CEILING] = Score.of([getattr(r, remeasured) for r in rows], first)
+    return scores
 
 
 def _row(
@@ -356,10 +469,12 @@ def _row(
     genotype: dict[str, Any],
     f: GraphFeatures,
     model: CalibratedModel,
-    p50: float,
-    p90: float,
-    again: float | None,
+    first: _Measured,
+    second: _Measured | None,
+    raw_model: CalibratedModel | None,
 ) -> NetworkRow:
+    """A row with raw latencies in ``measured_ms`` / ``measured_p90_ms`` / ``remeasured_ms`` (the caller corrects them)."""
+    drift = first.reference_ms is not None
     return NetworkRow(
         set=kind,
         index=index,
@@ -369,7 +484,11 @@ def _row(
         sum_ms=f.sum_ms,
         longest_path_ms=f.longest_ms,
         calibrated_ms=model.predict(f),
-        measured_ms=p50,
-        measured_p90_ms=p90,
-        remeasured_ms=again,
+        measured_ms=first.p50_ms,
+        measured_p90_ms=first.p90_ms,
+        remeasured_ms=second.p50_ms if second else None,
+        raw_ms=first.p50_ms if drift else None,
+        raw_remeasured_ms=second.p50_ms if second and drift else None,
+        reference_ms=first.reference_ms,
+        raw_calibrated_ms=raw_model.predict(f) if raw_model else None,
     )

@@ -204,9 +204,20 @@ def measure_latency(
             segment(net, frame, device, dtype)
             end = time.perf_counter_ns()
             times_ns.append(end - t0)
+    result = _latency_result(times_ns, (end - start) / 1e9)
+    if progress:
+        progress(
+            f"latency: {result.queries} queries in {result.duration_s:.1f} s, "
+            f"p50 {result.p50_ms:.2f} ms, p90 {result.p90_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+        )
+    return result
+
+
+def _latency_result(times_ns: list[int], duration_s: float) -> LatencyResult:
+    """Percentiles and extremes of per-query times given in nanoseconds."""
     ms = np.asarray(times_ns, dtype=np.float64) / 1e6
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
-    result = LatencyResult(
+    return LatencyResult(
         p50_ms=float(p50),
         p90_ms=float(p90),
         p99_ms=float(p99),
@@ -214,14 +225,54 @@ def measure_latency(
         min_ms=float(ms.min()),
         max_ms=float(ms.max()),
         queries=len(times_ns),
-        duration_s=(end - start) / 1e9,
+        duration_s=duration_s,
     )
-    if progress:
-        progress(
-            f"latency: {result.queries} queries in {result.duration_s:.1f} s, "
-            f"p50 {result.p50_ms:.2f} ms, p90 {result.p90_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
-        )
-    return result
+
+
+def measure_latency_paired(
+    model: nn.Module,
+    reference: nn.Module,
+    input_shape: tuple[int, int, int],
+    profile: HardwareProfile,
+    budget: Budget | None = None,
+) -> tuple[LatencyResult, LatencyResult]:
+    """Single-stream latency of ``model`` and of ``reference``, their queries interleaved one by one.
+
+    The same query (``segment``), clock, threads, warm-up and frame pool as :func:`measure_latency`,
+    but the two networks take turns query by query, in alternating order (A B, B A, ...), until each
+    has at least ``min_queries`` timed queries and the loop has run ``min_duration_s``. Host load
+    that drifts more slowly than one pair of queries then slows both alike, so
+    ``p50(model) / p50(reference)`` is stable where each p50 alone moves with the host (on the
+    2-core dev VM, p50s of one network swing 10-30 % within minutes while this ratio holds within
+    a few percent: ``benchmarks/supernet_overhead.py``). Used for drift correction in
+    ``rtbench.hardware.fidelity``; the harness's own measurement stays :func:`measure_latency`.
+
+    Returns ``(model's result, reference's result)``; each ``duration_s`` is the whole loop's.
+    """
+    device, dtype = torch_device(profile), torch_dtype(profile)
+    warmup = int(_override(budget.warmup_queries if budget else 0, profile.warmup_queries))
+    min_queries = int(_override(budget.min_queries if budget else 0, profile.min_queries))
+    min_duration_s = float(_override(budget.min_duration_s if budget else 0.0, profile.min_duration_s))
+    nets = (measured_copy(model, device, dtype), measured_copy(reference, device, dtype))
+    frames = frame_pool((1, *input_shape))
+    times_ns: tuple[list[int], list[int]] = ([], [])
+    with profile_threads(profile), torch.inference_mode():
+        for i in range(warmup):
+            for net in nets:
+                segment(net, frames[i % len(frames)], device, dtype)
+        start = end = time.perf_counter_ns()
+        deadline = start + int(min_duration_s * 1e9)
+        turn = 0
+        while turn < min_queries or end < deadline:
+            frame = frames[turn % len(frames)]
+            for k in (0, 1) if turn % 2 == 0 else (1, 0):
+                t0 = time.perf_counter_ns()
+                segment(nets[k], frame, device, dtype)
+                end = time.perf_counter_ns()
+                times_ns[k].append(end - t0)
+            turn += 1
+    duration_s = (end - start) / 1e9
+    return _latency_result(times_ns[0], duration_s), _latency_result(times_ns[1], duration_s)
 
 
 def measure_throughput(
