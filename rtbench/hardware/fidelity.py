@@ -298,21 +298,16 @@ def run_latency_check(
     everything = cal_results + first + second
     ref_p50s = [m.reference_ms for m in everything if m.reference_ms is not None]
     typical = float(np.median(ref_p50s)) if ref_p50s else None
-    cal, one, two = ([m.corrected(typical) for m in ms] for ms in (cal_results, first, second))
 
-    model = CalibratedModel.fit(features[n:], [p50 for p50, _ in cal])
+    model = CalibratedModel.fit(features[n:], [m.corrected(typical)[0] for m in cal_results])
     raw_model = CalibratedModel.fit(features[n:], [m.p50_ms for m in cal_results]) if typical is not None else None
     rows = [
-        _row("report", i, g, f, model, m, s, raw_model)
+        _row("report", i, g, f, model, m, s, raw_model, typical)
         for i, (g, f, m, s) in enumerate(zip(reported, features[:n], first, second, strict=True))
     ] + [
-        _row("calibration", i, g, f, model, m, None, raw_model)
+        _row("calibration", i, g, f, model, m, None, raw_model, typical)
         for i, (g, f, m) in enumerate(zip(calibration, features[n:], cal_results, strict=True))
     ]
-    for row, (p50, p90) in zip(rows, one + cal, strict=True):
-        row.measured_ms, row.measured_p90_ms = p50, p90
-    for row, (p50, _) in zip(rows[:n], two, strict=True):
-        row.remeasured_ms = p50
     scores = _scores(rows[:n], "measured_ms", "remeasured_ms", "calibrated_ms")
     raw_scores = _scores(rows[:n], "raw_ms", "raw_remeasured_ms", "raw_calibrated_ms") if typical is not None else {}
 
@@ -472,9 +467,11 @@ def _row(
     first: _Measured,
     second: _Measured | None,
     raw_model: CalibratedModel | None,
+    typical_ms: float | None,
 ) -> NetworkRow:
-    """A row with raw latencies in ``measured_ms`` / ``measured_p90_ms`` / ``remeasured_ms`` (the caller corrects them)."""
+    """A row: latencies drift-corrected to ``typical_ms`` (the reference's median p50), raw ones beside them."""
     drift = first.reference_ms is not None
+    p50, p90 = first.corrected(typical_ms)
     return NetworkRow(
         set=kind,
         index=index,
@@ -484,9 +481,9 @@ def _row(
         sum_ms=f.sum_ms,
         longest_path_ms=f.longest_ms,
         calibrated_ms=model.predict(f),
-        measured_ms=first.p50_ms,
-        measured_p90_ms=first.p90_ms,
-        remeasured_ms=second.p50_ms if second else None,
+        measured_ms=p50,
+        measured_p90_ms=p90,
+        remeasured_ms=second.corrected(typical_ms)[0] if second else None,
         raw_ms=first.p50_ms if drift else None,
         raw_remeasured_ms=second.p50_ms if second and drift else None,
         reference_ms=first.reference_ms,
