@@ -26,6 +26,7 @@ run: setup
 
 lint: setup
 	$(BIN)/ruff check rtbench tests benchmarks
+	$(BIN)/ruff format --check rtbench tests benchmarks
 
 test: lint
 	$(BIN)/python -m pytest -q tests

@@ -126,8 +126,9 @@ def aggregate_folds(folds: list[dict[str, Any]], classes: tuple[str, ...]) -> di
     return out
 
 
-def assemble(run_dir: Path, spec: dict[str, Any], candidates: list[dict[str, Any]] | None, n_folds: int,
-             driver_env: dict[str, Any]) -> dict[str, Any]:
+def assemble(
+    run_dir: Path, spec: dict[str, Any], candidates: list[dict[str, Any]] | None, n_folds: int, driver_env: dict[str, Any]
+) -> dict[str, Any]:
     """Build the run record from the unit files of ``run_dir``."""
     task = get_task(spec["task"])
     search_u = load_unit(run_dir, "search")

@@ -202,8 +202,16 @@ def _progress_line(unit: str, info: dict[str, Any]) -> str:
     return f"[{unit}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items())
 
 
-def _run_stage(stage: str, units: list[Unit], resources: dict[str, float], run_dir: Path, invocation: str,
-               echo: Printer, stop_after: int | None, state: dict[str, Any]) -> None:
+def _run_stage(
+    stage: str,
+    units: list[Unit],
+    resources: dict[str, float],
+    run_dir: Path,
+    invocation: str,
+    echo: Printer,
+    stop_after: int | None,
+    state: dict[str, Any],
+) -> None:
     from ray import tune
 
     todo = [u for u in units if not unit_done(run_dir, u.id)]
@@ -261,16 +269,23 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
     driver_env = {"git_sha": _git_sha(), "submitted_with": invocation}
 
     t0 = time.perf_counter()
-    _run_stage("search", [Unit("search", "search", {"spec": spec_d, "run_dir": str(run_dir)})],
-               train_resources(spec), run_dir, invocation, echo, stop_after, state)
+    _run_stage(
+        "search",
+        [Unit("search", "search", {"spec": spec_d, "run_dir": str(run_dir)})],
+        train_resources(spec),
+        run_dir,
+        invocation,
+        echo,
+        stop_after,
+        state,
+    )
     search_u = load_unit(run_dir, "search")
     candidates = search_u["payload"]["candidates"] if search_u and search_u["status"] == "ok" else None
     n_folds = _n_folds(spec)
     if candidates is not None:
         echo("candidates: " + ", ".join(f"{c['label']} [{c['key']}]" for c in candidates))
         train_units = [
-            Unit(f"train-{c['key']}-f{k}", "train", {"spec": spec_d, "candidate": c, "fold": k})
-            for c in candidates for k in range(n_folds)
+            Unit(f"train-{c['key']}-f{k}", "train", {"spec": spec_d, "candidate": c, "fold": k}) for c in candidates for k in range(n_folds)
         ]
         _run_stage("train", train_units, train_resources(spec), run_dir, invocation, echo, stop_after, state)
         measure_units = [Unit(f"measure-{c['key']}", "measure", {"spec": spec_d, "candidate": c}) for c in candidates]

@@ -17,7 +17,4 @@ class TinyUNet(Method):
 
     def search(self, ctx: SearchContext) -> list[Candidate]:
         ctx.report(message=f"search pool: {len({v.patient for v in ctx.volumes})} patients")
-        return [
-            Candidate("unet", {"width": int(w), "depth": 3, "res_units": 0}, f"tiny U-Net({w})")
-            for w in self.config.widths.split(",")
-        ]
+        return [Candidate("unet", {"width": int(w), "depth": 3, "res_units": 0}, f"tiny U-Net({w})") for w in self.config.widths.split(",")]

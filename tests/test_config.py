@@ -11,7 +11,12 @@ from rtbench.errors import ConfigError
 def test_defaults_resolve_to_synthetic_local_cpu():
     spec = resolve([])
     assert (spec.method, spec.dataset, spec.hardware.name, spec.budget.name, spec.task) == (
-        "unet", "synthetic-cine", "local-cpu", "quick", "cine")
+        "unet",
+        "synthetic-cine",
+        "local-cpu",
+        "quick",
+        "cine",
+    )
     assert spec.board == "cine/synthetic-cine/local-cpu/quick"
 
 

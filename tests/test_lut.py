@@ -118,9 +118,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     table.save(path)
     assert [p.name for p in path.parent.iterdir()] == ["t.json"]  # no temporary file left behind
     head = json.loads(path.read_text())["header"]
-    assert {"profile", "device", "torch", "dtype", "threads", "space", "image_size", "settings", "created", "updated"} <= set(
-        head
-    )
+    assert {"profile", "device", "torch", "dtype", "threads", "space", "image_size", "settings", "created", "updated"} <= set(head)
     assert head["settings"] == {"warmup_queries": 0, "min_queries": 2, "min_duration_s": 0.0}
     back = LatencyTable.load(path)
     assert (back.key, back.space, back.image_size, back.settings, back.created) == (_key(), "fake", 8, TINY, table.created)
@@ -155,9 +153,7 @@ def test_load_rejects_a_broken_file(tmp_path: Path) -> None:
 
 def test_build_measures_every_distinct_instance_once(tmp_path: Path) -> None:
     measure, lines = CountingMeasure(), []
-    table = build_table(
-        TableSpace(), PROFILE, 8, CINE, progress=lines.append, settings=TINY, rounds=1, root=tmp_path, measure=measure
-    )
+    table = build_table(TableSpace(), PROFILE, 8, CINE, progress=lines.append, settings=TINY, rounds=1, root=tmp_path, measure=measure)
     assert len(measure.shapes) == len(table) == 7
     assert (1, 8, 8) in measure.shapes and (4, 4, 4) in measure.shapes
     assert "7 of 7 measurements to take (1 per entry)" in lines[0]

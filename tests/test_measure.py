@@ -157,9 +157,7 @@ def test_threads_are_set_during_measurement_and_restored_after(model: Counting) 
 
 
 @pytest.mark.parametrize(("threads", "cores", "expected"), [(3, 2, 3), (0, 8, 8), (-1, 8, 7), (-1, 2, 1), (-1, 1, 1), (-4, 2, 1)])
-def test_num_threads_counts_cores_for_zero_and_negative(
-    monkeypatch: pytest.MonkeyPatch, threads: int, cores: int, expected: int
-) -> None:
+def test_num_threads_counts_cores_for_zero_and_negative(monkeypatch: pytest.MonkeyPatch, threads: int, cores: int, expected: int) -> None:
     monkeypatch.setattr("rtbench.hardware.profile.os.cpu_count", lambda: cores)
     assert tiny_profile(threads=threads).num_threads() == expected
 

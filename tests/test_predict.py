@@ -66,9 +66,7 @@ def test_graph_features() -> None:
 
 def _synthetic(count: int, seed: int = 0) -> list[GraphFeatures]:
     rng = np.random.default_rng(seed)
-    return [
-        GraphFeatures(float(rng.uniform(5, 50)), 0.0, int(rng.integers(10, 80)), float(rng.uniform(0.1, 3))) for _ in range(count)
-    ]
+    return [GraphFeatures(float(rng.uniform(5, 50)), 0.0, int(rng.integers(10, 80)), float(rng.uniform(0.1, 3))) for _ in range(count)]
 
 
 TRUE = (2.0, 0.8, -0.05, 1.5)

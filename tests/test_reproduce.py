@@ -62,8 +62,14 @@ def test_unknown_reproduction_names_the_valid_ones(capsys) -> None:
 def test_reproduce_table1_end_to_end_on_smoke(ray_session, tmp_path) -> None:
     shown: list[tuple[str, pd.DataFrame]] = []
     args = [
-        "budget=smoke", "dataset=synthetic-cine", "hardware=local-cpu", f"runs.dir={tmp_path}", "ray.train_cpus=1",
-        "method.layers=4", "method.scales=3", "method.channels=4",
+        "budget=smoke",
+        "dataset=synthetic-cine",
+        "hardware=local-cpu",
+        f"runs.dir={tmp_path}",
+        "ray.train_cpus=1",
+        "method.layers=4",
+        "method.scales=3",
+        "method.channels=4",
     ]
     assert reproduce("rtdnas-table1", args, echo=lambda s: None, show=lambda t, d: shown.append((t, d))) == 0
     (out,) = list(tmp_path.glob("*/*/reproduce"))

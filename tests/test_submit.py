@@ -97,8 +97,17 @@ def test_cli_listing_commands_reject_bad_args(cmd, tmp_path):
 
 @pytest.mark.acdc
 def test_acdc_smoke_submission(ray_session, tmp_path, acdc_root):
-    spec = resolve(["budget=smoke", "dataset=acdc", f"dataset.root={acdc_root}", "method=unet", "method.width=4",
-                    "method.depth=3", f"runs.dir={tmp_path}"])
+    spec = resolve(
+        [
+            "budget=smoke",
+            "dataset=acdc",
+            f"dataset.root={acdc_root}",
+            "method=unet",
+            "method.width=4",
+            "method.depth=3",
+            f"runs.dir={tmp_path}",
+        ]
+    )
     res = submit(spec, echo=lambda s: None)
     rec = res.record
     assert rec["status"] == "complete", rec["failures"]

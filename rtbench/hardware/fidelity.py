@@ -73,9 +73,7 @@ class Score:
 
     @classmethod
     def of(cls, pred: Sequence[float], measured: Sequence[float]) -> Score:
-        return cls(
-            mpe(pred, measured), mape(pred, measured), rmspe(pred, measured), acc10(pred, measured), spearman(pred, measured)
-        )
+        return cls(mpe(pred, measured), mape(pred, measured), rmspe(pred, measured), acc10(pred, measured), spearman(pred, measured))
 
 
 @dataclass
@@ -271,9 +269,7 @@ def run_latency_check(
         else Path("runs") / "latency-check" / f"{sp.name}_{profile.name}_{image_size}px_n{n}_seed{seed}"
     )
     if table is None:
-        table = build_table(
-            sp, profile, image_size, tk, config, progress, op_settings, rounds=op_rounds, root=lut_root, measure=measure
-        )
+        table = build_table(sp, profile, image_size, tk, config, progress, op_settings, rounds=op_rounds, root=lut_root, measure=measure)
 
     rng = np.random.default_rng(seed)
     seen: set[str] = set()

@@ -64,9 +64,7 @@ class MeasureSettings:
 
     def apply(self, profile: HardwareProfile) -> HardwareProfile:
         """``profile`` with its measurement settings replaced by these (device, threads, dtype kept)."""
-        return replace(
-            profile, warmup_queries=self.warmup_queries, min_queries=self.min_queries, min_duration_s=self.min_duration_s
-        )
+        return replace(profile, warmup_queries=self.warmup_queries, min_queries=self.min_queries, min_duration_s=self.min_duration_s)
 
 
 DEFAULT_OP_SETTINGS = MeasureSettings()
@@ -243,9 +241,7 @@ class LatencyTable:
             head = data["header"]
             key = TableKey(**{k: head[k] for k in ("profile", "device", "torch", "dtype", "threads")})
             entries = {k: Entry(**v) for k, v in data["entries"].items()}
-            table = cls(
-                key, head["space"], int(head["image_size"]), MeasureSettings(**head["settings"]), entries, head["created"]
-            )
+            table = cls(key, head["space"], int(head["image_size"]), MeasureSettings(**head["settings"]), entries, head["created"])
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"{path}: not a readable latency table ({err}); delete it to rebuild") from None
         table.path = Path(path)

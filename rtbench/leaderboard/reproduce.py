@@ -90,13 +90,31 @@ REPRODUCTIONS: dict[str, Reproduction] = {
 
 CLASSES = ("RV", "MYO", "LV")
 FIGURES = [
-    "Methods", "label", *(f"{c}{s}" for c in (*CLASSES, "Average") for s in ("", "_std")),
-    "LT_ms", "LT_p50_ms", "TP_fps", "predicted_LT_ms", "constraints", "hardware", "source",
+    "Methods",
+    "label",
+    *(f"{c}{s}" for c in (*CLASSES, "Average") for s in ("", "_std")),
+    "LT_ms",
+    "LT_p50_ms",
+    "TP_fps",
+    "predicted_LT_ms",
+    "constraints",
+    "hardware",
+    "source",
 ]
 """Columns of the numeric table behind the display (ours: LT_ms is the p90)."""
 COLUMNS = [
-    "Methods", "RV", "MYO", "LV", "Average", "LT (ms)", "TP (fps)",
-    "LT p50 (ms)", "predicted LT (ms)", "constraints", "hardware", "source",
+    "Methods",
+    "RV",
+    "MYO",
+    "LV",
+    "Average",
+    "LT (ms)",
+    "TP (fps)",
+    "LT p50 (ms)",
+    "predicted LT (ms)",
+    "constraints",
+    "hardware",
+    "source",
 ]
 """The displayed table: the paper's layout, then our columns."""
 
@@ -263,8 +281,7 @@ def reproduce(name: str, args: list[str], echo: Echo, show: Show) -> int:
     figures = figures_table(repro.reference_rows(), measured_figures(record), spec.task)
     table, claim_rows = display_table(figures), claims(figures)
     header = [
-        f"Run `{record['run_id']}` on board `{record['board']}` (status: {record['status']}); "
-        f"run folder `{result.run_dir}`.",
+        f"Run `{record['run_id']}` on board `{record['board']}` (status: {record['status']}); run folder `{result.run_dir}`.",
         "",
         "LT: our p90 single-stream batch-1 end-to-end latency, the statistic the constraint check uses (p50 beside it); "
         "the paper does not say which statistic its LT is. TP: our sustained frames/s at the profile's stream batch size "
