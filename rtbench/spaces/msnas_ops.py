@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from rtbench.spaces.base import OpInstance
+from rtbench.spaces.ops import Add
 
 STEM = "msnas_stem"
 HEAD = "msnas_head"
@@ -75,13 +76,6 @@ class Head(nn.Sequential):
         super().__init__(nn.ReLU(inplace=False), nn.Conv2d(c_in, num_classes, 1))
 
 
-class _Add(nn.Module):
-    """Timing stand-in for ``add``: ``x + x``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + x
-
-
 class _Concat(nn.Module):
     """Timing stand-in for ``concat`` of ``n`` tensors: ``cat([x] * n, dim=1)``."""
 
@@ -102,7 +96,7 @@ def build_fixed_op(inst: OpInstance) -> nn.Module:
     if inst.op == CONCAT:
         return _Concat(inst.c_out // inst.c_in)
     if inst.op == ADD:
-        return _Add()
+        return Add()
     return ScalingOp(inst.op, inst.c_in, inst.c_out)
 
 

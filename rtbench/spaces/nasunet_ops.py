@@ -30,7 +30,7 @@ import math
 import torch
 from torch import nn
 
-from rtbench.spaces.ops import OpSpec, get_op
+from rtbench.spaces.ops import Add, OpSpec, get_op
 
 
 def uncertainty_map(logits: torch.Tensor) -> torch.Tensor:
@@ -75,14 +75,6 @@ class QualityControlInput(nn.Module):
             b, _, h, w = logits.shape
             image = logits.new_zeros(b, self.image_channels, h, w)
         return quality_control_input(image, logits)
-
-
-class Add(nn.Module):
-    """``a + b`` (the binary merge of op graphs). Called with one input (a latency-table measurement)
-    it adds the input to itself: the same kernel at the same shape."""
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-        return a + (a if b is None else b)
 
 
 def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int, relu: bool) -> nn.Module:

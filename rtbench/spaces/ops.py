@@ -42,6 +42,17 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
+class Add(nn.Module):
+    """``a + b``: the binary merge both spaces' op graphs name ``add`` (msnas cell outputs, NAS-Unet node sums).
+
+    Called with one input (a latency-table measurement) it adds the input to itself: the same
+    kernel at the same shape.
+    """
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+        return a + (a if b is None else b)
+
+
 def _conv(c_in: int, c_out: int, stride: int, dilation: int) -> nn.Module:
     return nn.Sequential(
         nn.ReLU(inplace=False),
