@@ -118,17 +118,18 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
 
 
 def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) -> dict[str, Any]:
-    from rtbench.hardware.env import environment_info
+    from rtbench.hardware.env import cpu_busy_cores, environment_info
     from rtbench.hardware.measure import measure_all
 
     spec = spec_from_dict(spec_d)
     task = get_task(spec.task)
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if spec.hardware.device == "cpu" and load > 0.5 * cores:
-        report(message=f"warning: the machine is busy (1-min load {load:.1f} on {cores} cores); CPU timings will be inflated")
+    busy = cpu_busy_cores() if spec.hardware.device == "cpu" else None
+    cores = os.cpu_count() or 1
+    if busy is not None and busy > 0.5 * cores:
+        report(message=f"warning: the machine is busy ({busy:.1f} of {cores} cores in use before timing); CPU timings will be inflated")
     torch.manual_seed(spec.seed)
     model = get_space(cand_d["space"]).build(cand_d["genotype"], task, spec.budget.image_size)
     shape = (task.in_channels, spec.budget.image_size, spec.budget.image_size)
     result = measure_all(model, shape, spec.hardware, spec.budget, progress=lambda s: report(message=s))
-    result["environment"] = environment_info(spec.hardware)
+    result["environment"] = environment_info(spec.hardware) | {"busy_cores_before": busy}
     return result

@@ -7,6 +7,7 @@ warm-up, threads, errors), never how fast anything runs.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import ClassVar
 
@@ -16,6 +17,7 @@ from torch import nn
 
 from rtbench.budgets import Budget
 from rtbench.errors import ConfigError
+from rtbench.hardware import env
 from rtbench.hardware.env import device_name, environment_info
 from rtbench.hardware.measure import (
     MIN_STREAM_BATCHES,
@@ -241,3 +243,17 @@ def test_environment_info_records_versions_and_threads() -> None:
     assert info["cuda_device"] is None
     json.dumps(info)
     assert device_name(tiny_profile()) == info["cpu"]
+
+
+def test_cpu_busy_cores_is_the_busy_share_of_the_window_times_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    # two /proc/stat samples: 300 of 400 jiffies busy in the window -> 3/4 of the cores
+    samples = iter([(1000, 4000), (1300, 4400)])
+    monkeypatch.setattr(env, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(env.os, "cpu_count", lambda: 4)
+    assert env.cpu_busy_cores(window_s=0.0) == pytest.approx(3.0)
+
+
+def test_cpu_busy_cores_reads_this_machine() -> None:
+    busy = env.cpu_busy_cores(window_s=0.05)
+    if busy is not None:  # None only where the OS offers neither /proc/stat nor a load average
+        assert 0.0 <= busy <= 2 * (os.cpu_count() or 1)  # load average may exceed the cores a little

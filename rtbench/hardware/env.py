@@ -10,6 +10,7 @@ import os
 import platform
 import socket
 import subprocess
+import time
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -51,6 +52,36 @@ def device_name(profile: HardwareProfile) -> str:
     """
     device = torch_device(profile)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies summed over all cores from the first line of /proc/stat; None off Linux."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    # guest time is already counted in user / nice, so only the first 8 fields add up to the total
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def cpu_busy_cores(window_s: float = 1.0) -> float | None:
+    """How many cores other processes keep busy right now: the busy share of all CPU time over ``window_s``, times the core count.
+
+    Read from /proc/stat twice, ``window_s`` apart (Linux); elsewhere the 1-minute load average
+    stands in (None where the OS has neither). Unlike the load average, this does not remember
+    work that ended up to a minute ago (e.g. the training that ran just before a measurement).
+    The caller sleeps through the window, so its own share is close to zero.
+    """
+    start = _cpu_times()
+    if start is None:
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    time.sleep(window_s)
+    end = _cpu_times()
+    if end is None or end[1] <= start[1]:
+        return None
+    return (end[0] - start[0]) / (end[1] - start[1]) * (os.cpu_count() or 1)
 
 
 def git_sha(root: Path = REPO_ROOT) -> str | None:
