@@ -229,8 +229,9 @@ class RTDNAS(_PathDecodingNAS):
             lambda_: lambda of eq. 2 (see ``rtdnas_search`` for the default of 10).
             latency_bound_ms: L_ub of eq. 2 and the GA's latency bound; 0 takes the task's (cine: 50 ms).
                 Like the paper's, it bounds the latency *predicted* from the lookup table, not the
-                measured one: on local-cpu (1 thread) the table's sum is about 2x a network's
-                measured p50 (``bench latency-check``), so the bound is conservative there; the
+                measured one: on local-cpu (1 thread) the table's sum was 2.1x a network's measured
+                p50 (``bench latency-check``, session 4) and 1.6x the Table 1 networks' measured p90
+                (session 3), so the bound is that much tighter there than it reads; the
                 harness's constraint check always uses the measured p90.
         """
 
