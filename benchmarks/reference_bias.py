@@ -29,7 +29,7 @@ from torch import nn
 
 from rtbench.budgets import get_budget
 from rtbench.hardware import load_profile
-from rtbench.hardware.fidelity import sample_distinct
+from rtbench.hardware.fidelity import check_genotypes
 from rtbench.hardware.measure import frame_pool, measured_copy, profile_threads, segment, torch_device, torch_dtype
 from rtbench.hardware.profile import HardwareProfile
 from rtbench.spaces.base import get_space
@@ -85,11 +85,7 @@ def main() -> None:
 
     space, task, profile = get_space(args.space), get_task("cine"), load_profile(args.hardware)
     size = get_budget(args.budget).image_size
-    rng = np.random.default_rng(args.seed)
-    seen: set[str] = set()
-    reported = sample_distinct(space, rng, task, size, None, args.n, seen)
-    sample_distinct(space, rng, task, size, None, args.calibration_n, seen)
-    reference_g = sample_distinct(space, rng, task, size, None, 1, seen)[0]
+    reported, _, reference_g = check_genotypes(space, task, size, None, args.seed, args.n, args.calibration_n)
 
     def build(genotype: dict) -> nn.Module:
         torch.manual_seed(args.seed)  # as latency-check builds them

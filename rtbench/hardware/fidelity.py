@@ -216,6 +216,22 @@ def sample_distinct(
     return out
 
 
+def check_genotypes(
+    space: Space, task: Task, image_size: int, config: dict[str, Any] | None, seed: int, n: int, calibration_n: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """The genotypes :func:`run_latency_check` uses for ``seed``: (``n`` reported, ``calibration_n`` calibration, the reference).
+
+    Drawn in that order from ``numpy.random.default_rng(seed)``, all distinct. The reference is drawn
+    last, so it does not move the other two whether or not drift correction uses it.
+    """
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    reported = sample_distinct(space, rng, task, image_size, config, n, seen)
+    calibration = sample_distinct(space, rng, task, image_size, config, calibration_n, seen)
+    reference = sample_distinct(space, rng, task, image_size, config, 1, seen)[0]
+    return reported, calibration, reference
+
+
 def run_latency_check(
     space: str | Space,
     profile: HardwareProfile,
@@ -271,11 +287,9 @@ def run_latency_check(
     if table is None:
         table = build_table(sp, profile, image_size, tk, config, progress, op_settings, rounds=op_rounds, root=lut_root, measure=measure)
 
-    rng = np.random.default_rng(seed)
-    seen: set[str] = set()
-    reported = sample_distinct(sp, rng, tk, image_size, config, n, seen)
-    calibration = sample_distinct(sp, rng, tk, image_size, config, calibration_n, seen)
-    reference = sample_distinct(sp, rng, tk, image_size, config, 1, seen)[0] if drift == "reference" else None
+    reported, calibration, reference = check_genotypes(sp, tk, image_size, config, seed, n, calibration_n)
+    if drift != "reference":
+        reference = None
     graphs = [sp.op_graph(g, tk, image_size) for g in reported + calibration]
     uncovered = table.missing(node.inst for graph in graphs for node in graph)
     if uncovered:
