@@ -32,7 +32,7 @@ from rtbench.hardware import load_profile
 from rtbench.hardware.fidelity import check_genotypes
 from rtbench.hardware.measure import frame_pool, measured_copy, profile_threads, segment, torch_device, torch_dtype
 from rtbench.hardware.profile import HardwareProfile
-from rtbench.spaces.base import get_space
+from rtbench.spaces.base import SPACES
 from rtbench.tasks import get_task
 
 
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0, help="per network")
     args = ap.parse_args()
 
-    space, task, profile = get_space(args.space), get_task("cine"), load_profile(args.hardware)
+    space, task, profile = SPACES.create(args.space), get_task("cine"), load_profile(args.hardware)
     size = get_budget(args.budget).image_size
     reported, _, reference_g = check_genotypes(space, task, size, None, args.seed, args.n, args.calibration_n)
 

@@ -19,7 +19,7 @@ import torch
 
 from rtbench.hardware.measure import measure_latency
 from rtbench.hardware.profile import load_profile
-from rtbench.spaces.base import get_space
+from rtbench.spaces.base import SPACES
 from rtbench.tasks import get_task
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
     args = parser.parse_args()
 
-    space, task = get_space(args.space), get_task("cine")
+    space, task = SPACES.create(args.space), get_task("cine")
     genotype = space.sample_genotype(np.random.default_rng(args.seed), task, args.size, None)
     torch.manual_seed(args.seed)
     net = space.build(genotype, task, args.size)

@@ -35,7 +35,7 @@ from rtbench.hardware.measure import (
     torch_device,
     torch_dtype,
 )
-from rtbench.spaces import get_space
+from rtbench.spaces import SPACES
 from rtbench.tasks import CINE
 
 REPEAT_TOLERANCE = 0.05
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     profile = load_profile(args.hardware)
     budget = Budget(name="timing-agreement", min_duration_s=args.min_duration)
-    model = get_space("unet").build({"width": args.width, "depth": 5, "res_units": 0}, CINE, args.size)
+    model = SPACES.create("unet").build({"width": args.width, "depth": 5, "res_units": 0}, CINE, args.size)
     shape = (CINE.in_channels, args.size, args.size)
     min_run_time = args.min_duration or profile.min_duration_s
     print(

@@ -53,6 +53,7 @@ def _print_frame(title: str, df: Any) -> None:
 def cmd_submit(args: list[str]) -> int:
     from rtbench.config import resolve
     from rtbench.leaderboard.table import _row, rank_board, render_board
+    from rtbench.runfolder import RunFolder
     from rtbench.runner import submit
 
     spec = resolve(args)
@@ -66,7 +67,7 @@ def cmd_submit(args: list[str]) -> int:
         _print_frame(header, out)
     for f in rec["failures"]:
         _echo(f"failed: {f['unit']}: {f['error']}")
-    _echo(f"record: {result.run_dir / 'record.json'}  (status: {rec['status']})")
+    _echo(f"record: {RunFolder(result.run_dir).record}  (status: {rec['status']})")
     if result.interrupted:
         _echo("the run is incomplete: run the same command again to resume (finished trials are not re-run)")
         return 1
@@ -113,15 +114,23 @@ def cmd_leaderboard(args: list[str]) -> int:
 
 
 def cmd_methods(args: list[str]) -> int:
-    from rtbench.methods.base import get_method_class, method_names
+    """Every method that loads, one line each; each that does not, with its error. Exit 1 only if a built-in is broken."""
+    from rtbench.methods import METHODS
 
     if args:
         raise RTBenchError(f"bench methods takes no arguments, got '{args[0]}'")
-    for name in method_names():
-        cls = get_method_class(name)
-        opts = ", ".join(f"{k}={v!r}" for k, v in vars(cls.Config()).items())
+    found = METHODS.load_all()
+    for name, cls in found.classes.items():
+        try:
+            opts = ", ".join(f"{k}={v!r}" for k, v in vars(cls.Config()).items())
+        except Exception as err:  # a plug-in whose defaults its own checks refuse
+            found.errors[name] = f"its Config() fails: {type(err).__name__}: {err}"
+            continue
         _echo(f"{name:<18} space={cls.space:<8} {cls.description}" + (f"  [{opts}]" if opts else ""))
-    return 0
+    for name, error in sorted(found.errors.items()):
+        _echo(f"{name:<18} BROKEN: {error}")
+    broken_builtin = [n for n in found.errors if n in METHODS.builtin_names()]
+    return 1 if broken_builtin else 0
 
 
 def _tool_args(args: list[str], allowed: dict[str, type], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -138,12 +147,12 @@ _TABLE_DEFAULTS: dict[str, Any] = {"hardware": "local-cpu", "space": "msnas", "b
 def _table_target(a: dict[str, Any]) -> tuple[Any, Any, int, Any]:
     from rtbench.budgets import get_budget
     from rtbench.hardware.profile import load_profile
-    from rtbench.spaces.base import get_space
+    from rtbench.spaces.base import SPACES
     from rtbench.tasks import get_task
 
     profile = load_profile(a["hardware"])
     size = a["image_size"] or get_budget(a["budget"]).image_size
-    return get_space(a["space"]), profile, size, get_task(a["task"])
+    return SPACES.create(a["space"]), profile, size, get_task(a["task"])
 
 
 def cmd_profile(args: list[str]) -> int:
@@ -179,7 +188,7 @@ def cmd_latency_check(args: list[str]) -> int:
 
 
 def cmd_reproduce(args: list[str]) -> int:
-    from rtbench.leaderboard.reproduce import REPRODUCTIONS, reproduce
+    from rtbench.reproduce import REPRODUCTIONS, reproduce
 
     if not args or "=" in args[0]:
         raise RTBenchError(f"bench reproduce needs a table name first; valid names: {', '.join(REPRODUCTIONS)}")

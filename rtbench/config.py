@@ -11,7 +11,12 @@ Keys a submission takes (every error names the key and the valid choices, before
 
 Values are typed by the target dataclass field (OmegaConf structured configs do the checking).
 The resolved config minus where it runs (ray.*, runs.dir, device) is hashed into the run id, so the
-same submission always lands in the same run folder, which is what makes resuming work.
+same submission always lands in the same run folder, which is what makes resuming work. The hash
+includes the method's provenance (its module, package version and a hash of its source,
+``rtbench.registry.provenance``): editing a method's code gives a new run instead of silently
+reusing results of the old code. This module only resolves; building methods and datasets lives
+with their registries (``rtbench.methods.build_method``, ``rtbench.datasets.build_dataset``) and
+the run folder's layout in ``rtbench.runfolder``.
 """
 
 from __future__ import annotations
@@ -28,10 +33,12 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rtbench.budgets import Budget, get_budget, with_overrides
-from rtbench.datasets.base import get_dataset_class
+from rtbench.datasets import DATASETS
 from rtbench.errors import ConfigError
 from rtbench.hardware.profile import HardwareProfile, load_profile, validate_profile
-from rtbench.methods.base import get_method_class
+from rtbench.methods import METHODS
+from rtbench.registry import provenance
+from rtbench.runfolder import RunFolder
 from rtbench.tasks import get_task
 
 TOP_KEYS = ("method", "dataset", "hardware", "budget", "task", "seed", "device")
@@ -64,6 +71,7 @@ class RunSpec:
     budget: Budget
     seed: int
     budget_overridden: bool = False
+    method_provenance: dict[str, str] = field(default_factory=dict)
     device: str = "auto"
     ray: RayOptions = field(default_factory=RayOptions)
     runs_dir: str = "runs"
@@ -73,6 +81,7 @@ class RunSpec:
         return {
             "method": self.method,
             "method_config": self.method_config,
+            "method_provenance": self.method_provenance,
             "dataset": self.dataset,
             "dataset_config": self.dataset_config,
             "task": self.task,
@@ -105,8 +114,9 @@ class RunSpec:
         return f"{slug}-s{self.seed}-{self.config_hash[:10]}"
 
     @property
-    def run_dir(self) -> Path:
-        return Path(self.runs_dir) / self.board.replace("/", "__") / self.run_id
+    def folder(self) -> RunFolder:
+        """This run's folder in the run store (``rtbench.runfolder``)."""
+        return RunFolder.of(self.runs_dir, self.board, self.run_id)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.identity()
@@ -138,8 +148,22 @@ def _typed_fields(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 
+def _default_config(cls: type, prefix: str, owner: str) -> Any:
+    """``cls()``, a plug-in's Config with its defaults; a ValueError/TypeError of its checks becomes one ConfigError line."""
+    try:
+        return cls()
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{prefix}: {owner}'s defaults are refused by its own checks: {err}") from None
+
+
 def _merge_dataclass(instance: Any, overrides: dict[str, str], prefix: str, owner: str) -> Any:
-    """Apply ``overrides`` (field -> raw string) to a dataclass instance with OmegaConf type checks."""
+    """Apply ``overrides`` (field -> raw string) to a dataclass instance with OmegaConf type checks.
+
+    A ``__post_init__`` that raises ConfigError, ValueError or TypeError (a method checking its own
+    options) stops with one line naming the keys given.
+    """
     if not overrides:
         return instance
     valid = _typed_fields(type(instance))
@@ -149,12 +173,30 @@ def _merge_dataclass(instance: Any, overrides: dict[str, str], prefix: str, owne
             raise ConfigError(f"unknown key '{prefix}.{key}' for {owner}; valid keys: {choices}")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(instance), OmegaConf.from_dotlist([f"{k}={v}" for k, v in overrides.items()]))
-        return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None) or next(iter(overrides))
-        ftype = {f.name: f.type for f in dataclasses.fields(type(instance))}.get(str(key), "?")
-        ftype = getattr(ftype, "__name__", ftype)
-        raise ConfigError(f"{prefix}.{key}='{overrides.get(str(key), '')}' is not a valid {ftype} (for {owner})") from None
+        return _type_error(err, instance, overrides, prefix, owner)
+    try:
+        return OmegaConf.to_object(merged)
+    except ConfigError:
+        raise
+    except OmegaConfBaseException as err:
+        return _type_error(err, instance, overrides, prefix, owner)
+    except (ValueError, TypeError) as err:
+        raise _option_error(err, overrides, prefix, owner) from None
+
+
+def _option_error(err: Exception, overrides: dict[str, str], prefix: str, owner: str) -> ConfigError:
+    """A Config's own check failed: one line with its message and the keys that were given."""
+    given = " ".join(f"{prefix}.{k}={v}" for k, v in overrides.items())
+    return ConfigError(f"{given}: refused by {owner}: {err}")
+
+
+def _type_error(err: OmegaConfBaseException, instance: Any, overrides: dict[str, str], prefix: str, owner: str) -> Any:
+    """A value OmegaConf could not convert to its field's type: one line naming the key and the type."""
+    key = getattr(err, "full_key", None) or next(iter(overrides))
+    ftype = {f.name: f.type for f in dataclasses.fields(type(instance))}.get(str(key), "?")
+    ftype = getattr(ftype, "__name__", ftype)
+    raise ConfigError(f"{prefix}.{key}='{overrides.get(str(key), '')}' is not a valid {ftype} (for {owner})") from None
 
 
 def _absolute_roots(cfg: Any) -> Any:
@@ -198,11 +240,13 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
             valid = ", ".join([*TOP_KEYS, *(f"{g}.<field>" for g in GROUPS)])
             raise ConfigError(f"unknown key '{key}'; valid keys: {valid}")
 
-    method_cls = get_method_class(top["method"])
-    method_cfg = _merge_dataclass(method_cls.Config(), grouped["method"], "method", f"method '{top['method']}'")
+    method_cls = METHODS.get(top["method"])
+    owner = f"method '{top['method']}'"
+    method_cfg = _merge_dataclass(_default_config(method_cls.Config, "method", owner), grouped["method"], "method", owner)
 
-    dataset_cls = get_dataset_class(top["dataset"])
-    dataset_cfg = _merge_dataclass(dataset_cls.Config(), grouped["dataset"], "dataset", f"dataset '{top['dataset']}'")
+    dataset_cls = DATASETS.get(top["dataset"])
+    owner = f"dataset '{top['dataset']}'"
+    dataset_cfg = _merge_dataclass(_default_config(dataset_cls.Config, "dataset", owner), grouped["dataset"], "dataset", owner)
     dataset_cfg = _absolute_roots(dataset_cfg)
     task = get_task(top.get("task") or dataset_cls.task)
     if "task" in raw and task.name != dataset_cls.task:
@@ -229,6 +273,7 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     return RunSpec(
         method=top["method"],
         method_config=dataclasses.asdict(method_cfg),
+        method_provenance=provenance(method_cls),
         dataset=top["dataset"],
         dataset_config=dataclasses.asdict(dataset_cfg),
         task=task.name,
@@ -254,17 +299,7 @@ def spec_from_dict(d: dict[str, Any]) -> RunSpec:
         budget=Budget(**d["budget"]),
         seed=int(d["seed"]),
         budget_overridden="+" in d.get("budget_label", ""),
+        method_provenance=dict(d.get("method_provenance", {})),
         device=d.get("device", "auto"),
         ray=RayOptions(**d.get("ray", {})),
     )
-
-
-def instantiate_method(spec: RunSpec) -> Any:
-    """The method object for a spec, its Config rebuilt from the resolved dict."""
-    cls = get_method_class(spec.method)
-    return cls(cls.Config(**spec.method_config))
-
-
-def instantiate_dataset(spec: RunSpec) -> Any:
-    cls = get_dataset_class(spec.dataset)
-    return cls(cls.Config(**spec.dataset_config))

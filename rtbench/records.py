@@ -1,16 +1,8 @@
-"""Run records: one schema-versioned JSON per submission, written atomically.
+"""Run records: the unit files of a run folder and the schema-versioned record assembled from them, written atomically.
 
-Layout of a run folder (``runs/<board>/<run-id>/``)::
-
-    spec.json          the resolved config (RunSpec.to_dict())
-    units/<unit>.json  one file per finished or failed trial (search, train x fold, measure)
-    search_ckpt/       the method's own checkpoints (resuming an interrupted search)
-    tune/              Ray Tune's experiment folders
-    record.json        the assembled record (this module), rewritten after every stage
-
-A unit file is the unit of resume: a trial whose file says ``"status": "ok"`` never runs again.
-A failed trial's file keeps its error and is retried on the next submission; it is never
-counted as a result.
+The folder's layout is ``rtbench.runfolder``. A unit file is the unit of resume: a trial whose
+file says ``"status": "ok"`` never runs again. A failed trial's file keeps its error (and, for an
+exception, its traceback) and is retried on the next submission; it is never counted as a result.
 """
 
 from __future__ import annotations
@@ -26,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rtbench.runfolder import RunFolder, record_paths
 from rtbench.tasks import get_task
 
 SCHEMA = "rtbench.run/1"
@@ -67,12 +60,8 @@ def read_json(path: Path) -> Any:
 # ----------------------------------------------------------------------------- units
 
 
-def unit_path(run_dir: Path, unit: str) -> Path:
-    return run_dir / "units" / f"{unit}.json"
-
-
 def load_unit(run_dir: Path, unit: str) -> dict[str, Any] | None:
-    p = unit_path(run_dir, unit)
+    p = RunFolder(run_dir).unit(unit)
     return read_json(p) if p.is_file() else None
 
 
@@ -81,9 +70,12 @@ def unit_done(run_dir: Path, unit: str) -> bool:
     return bool(u and u.get("status") == "ok")
 
 
-def save_unit(run_dir: Path, unit: str, stage: str, status: str, invocation: str, payload: Any = None, error: str = "") -> None:
+def save_unit(
+    run_dir: Path, unit: str, stage: str, status: str, invocation: str, payload: Any = None, error: str = "", trace: str = ""
+) -> None:
+    """Write the unit file of ``unit``: its status, the payload of a finished trial, or a failed one's error and traceback."""
     write_json_atomic(
-        unit_path(run_dir, unit),
+        RunFolder(run_dir).unit(unit),
         {
             "unit": unit,
             "stage": stage,
@@ -91,6 +83,7 @@ def save_unit(run_dir: Path, unit: str, stage: str, status: str, invocation: str
             "invocation": invocation,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "error": error,
+            "trace": trace,
             "payload": payload,
         },
     )
@@ -172,10 +165,11 @@ def assemble(
                 "checked": [c.describe() for c in task.constraints],
             }
         rows.append(row)
-    for p in sorted((run_dir / "units").glob("*.json")) if (run_dir / "units").is_dir() else []:
+    units = RunFolder(run_dir).units
+    for p in sorted(units.glob("*.json")) if units.is_dir() else []:
         u = read_json(p)
         if u.get("status") != "ok":
-            failures.append({"unit": u["unit"], "stage": u["stage"], "error": u.get("error", "")})
+            failures.append({"unit": u["unit"], "stage": u["stage"], "error": u.get("error", ""), "trace": u.get("trace", "")})
     complete = bool(rows) and all(r["complete"] for r in rows)
     return {
         "schema": SCHEMA,
@@ -196,9 +190,7 @@ def assemble(
 
 def iter_records(runs_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every readable ``record.json`` under ``runs_dir`` (a corrupt one is skipped with a warning)."""
-    if not runs_dir.is_dir():
-        return
-    for p in sorted(runs_dir.glob("*/*/record.json")):
+    for p in record_paths(runs_dir):
         try:
             rec = read_json(p)
         except (OSError, json.JSONDecodeError) as err:

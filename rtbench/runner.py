@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import time
 import traceback
@@ -33,6 +34,7 @@ from rtbench.config import RunSpec
 from rtbench.errors import RTBenchError
 from rtbench.hardware.profile import load_profile, profile_names
 from rtbench.records import assemble, load_unit, save_unit, unit_done, write_json_atomic
+from rtbench.runfolder import RunFolder
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter honours verbose=0; we print our own progress
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -103,16 +105,28 @@ def train_resources(spec: RunSpec) -> dict[str, float]:
     return res
 
 
-def measure_resources(spec: RunSpec) -> dict[str, float]:
-    """The profile's device: its capacity-1 resource, its threads' worth of CPUs, its GPU."""
+def search_resources(spec: RunSpec) -> dict[str, float]:
+    """A training trial's resources plus the profile's capacity-1 resource: a search may time ops on
+    the profile (``ctx.latency_model()`` builds the op table), so nothing else may be timed meanwhile."""
+    _require_resource(spec)
+    return train_resources(spec) | {spec.hardware.resource: 1.0}
+
+
+def _require_resource(spec: RunSpec) -> None:
+    """RTBenchError unless the Ray cluster offers the profile's capacity-1 resource."""
     import ray
 
-    prof = spec.hardware
-    if prof.resource not in ray.cluster_resources():
+    if spec.hardware.resource not in ray.cluster_resources():
         raise RTBenchError(
-            f"the Ray cluster has no '{prof.resource}' resource, so it cannot host hardware={prof.name}; "
-            f"start the node that owns the device with --resources='{{\"{prof.resource}\": 1}}'"
+            f"the Ray cluster has no '{spec.hardware.resource}' resource, so it cannot host hardware={spec.hardware.name}; "
+            f"start the node that owns the device with --resources='{{\"{spec.hardware.resource}\": 1}}'"
         )
+
+
+def measure_resources(spec: RunSpec) -> dict[str, float]:
+    """The profile's device: its capacity-1 resource, its threads' worth of CPUs, its GPU."""
+    prof = spec.hardware
+    _require_resource(spec)
     res = {"cpu": min(float(prof.num_threads()), _cluster_cpus()), prof.resource: 1.0}
     if prof.device == "cuda":
         res["gpu"] = 1.0
@@ -171,9 +185,10 @@ def _make_callback(run_dir: Path, invocation: str, echo: Printer, stop_after: in
                 state["done"].append(unit)
                 echo(f"[{unit}] done")
             elif kind == "error":
-                save_unit(run_dir, unit, unit.split("-")[0], "error", invocation, error=result.get("error", ""))
+                trace = result.get("trace", "")
+                save_unit(run_dir, unit, unit.split("-")[0], "error", invocation, error=result.get("error", ""), trace=trace)
                 state["failed"].append(unit)
-                echo(f"[{unit}] FAILED: {result.get('error')}")
+                echo(f"[{unit}] FAILED: {result.get('error')}" + (f" ({where})" if (where := raised_at(trace)) else ""))
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             unit = trial.config["unit"]
@@ -191,6 +206,15 @@ def _make_callback(run_dir: Path, invocation: str, echo: Printer, stop_after: in
             return stop_after is not None and len(state["done"]) >= stop_after
 
     return UnitWriter(), StopAfter()
+
+
+def raised_at(trace: str) -> str:
+    """``file:line in function`` of the innermost frame of a formatted traceback ("" if there is none)."""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in (\S+)', trace)
+    if not frames:
+        return ""
+    path, line, func = frames[-1]
+    return f"raised at {path}:{line} in {func}"
 
 
 def _progress_line(unit: str, info: dict[str, Any]) -> str:
@@ -230,7 +254,7 @@ def _run_stage(
         tune_config=tune.TuneConfig(max_concurrent_trials=0, reuse_actors=False),
         run_config=tune.RunConfig(
             name=f"{stage}-{invocation}",
-            storage_path=str((run_dir / "tune").resolve()),
+            storage_path=str(RunFolder(run_dir).tune),
             verbose=0,
             callbacks=[writer],
             stop=stopper,
@@ -258,10 +282,11 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
     ``stop_after``: stop every trial once that many units have finished in this call (used by the
     resume test to simulate an interruption).
     """
-    run_dir = spec.run_dir.resolve()
+    folder = spec.folder
+    run_dir = folder.root
     run_dir.mkdir(parents=True, exist_ok=True)
     spec_d = spec.to_dict()
-    write_json_atomic(run_dir / "spec.json", spec_d)
+    write_json_atomic(folder.spec, spec_d)
     invocation = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     echo(f"run {spec.run_id} on board {spec.board}\n  folder: {run_dir}")
     ensure_ray(spec, echo)
@@ -272,7 +297,7 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
     _run_stage(
         "search",
         [Unit("search", "search", {"spec": spec_d, "run_dir": str(run_dir)})],
-        train_resources(spec),
+        search_resources(spec),
         run_dir,
         invocation,
         echo,
@@ -293,7 +318,7 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
 
     record = assemble(run_dir, spec_d, candidates, n_folds, driver_env)
     record["wall_seconds_last_submission"] = time.perf_counter() - t0
-    write_json_atomic(run_dir / "record.json", record)
+    write_json_atomic(folder.record, record)
     interrupted = record["status"] != "complete"
     return SubmissionResult(run_dir=run_dir, record=record, launched=state["launched"], interrupted=interrupted)
 

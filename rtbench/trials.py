@@ -7,7 +7,9 @@
   hardware profile.
 
 Each takes the resolved spec as a dict (what crosses process boundaries) and a ``report``
-callback for progress, and returns a JSON-able payload. None of them writes results: the runner
+callback for progress, and returns a JSON-able payload. Each resolves the submission's method
+first (:func:`space_of`), which imports a plug-in's package, so a space the plug-in brings is
+registered in this worker before any space is looked up. None of them writes results: the runner
 does, so a trial that dies leaves nothing half-written.
 """
 
@@ -22,12 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rtbench.config import RunSpec, instantiate_dataset, instantiate_method, spec_from_dict
-from rtbench.datasets.base import DatasetBundle, Volume
+from rtbench.config import RunSpec, spec_from_dict
+from rtbench.datasets import DatasetBundle, Volume, build_dataset
 from rtbench.datasets.splits import SplitPlan, make_split
 from rtbench.errors import RTBenchError
-from rtbench.methods.base import Candidate, SearchContext
-from rtbench.spaces.base import get_space
+from rtbench.methods import METHODS, Candidate, SearchContext, build_method
+from rtbench.runfolder import RunFolder
+from rtbench.spaces import SPACES, Space
 from rtbench.tasks import get_task
 
 Report = Callable[..., None]
@@ -44,11 +47,17 @@ def resolve_device(spec: RunSpec) -> torch.device:
 
 def load_data(spec: RunSpec, progress: Callable[[str], None] | None = None) -> tuple[DatasetBundle, SplitPlan]:
     """The dataset at the budget's grid and its patient-level split plan (deterministic by seed)."""
-    bundle = instantiate_dataset(spec).load(spec.budget, spec.seed, progress)
+    bundle = build_dataset(spec.dataset, spec.dataset_config).load(spec.budget, spec.seed, progress)
     if spec.budget.protocol == "roots" and bundle.test_volumes is None:
         raise RTBenchError(f"budget.protocol=roots needs a test set: set dataset.test_root for dataset '{spec.dataset}'")
     plan = make_split(bundle.patients(), spec.budget, spec.seed, has_test_set=bundle.test_volumes is not None)
     return bundle, plan
+
+
+def space_of(spec: RunSpec, name: str) -> Space:
+    """The space ``name``, after resolving the submission's method (a plug-in registers its own space on import)."""
+    METHODS.get(spec.method)
+    return SPACES.create(name)
 
 
 def _select(volumes: list[Volume], patients: tuple[str, ...]) -> list[Volume]:
@@ -58,20 +67,21 @@ def _select(volumes: list[Volume], patients: tuple[str, ...]) -> list[Volume]:
 
 def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str, Any]:
     spec = spec_from_dict(spec_d)
+    method = build_method(spec.method, spec.method_config)
     bundle, plan = load_data(spec, lambda s: report(stage="data", message=s))
     ctx = SearchContext(
         task=get_task(spec.task),
         budget=spec.budget,
         hardware=spec.hardware,
+        space=SPACES.create(method.space),
         volumes=_select(bundle.volumes, plan.search),
         seed=spec.seed,
         rng=np.random.default_rng(spec.seed),
         device=resolve_device(spec),
-        checkpoint_dir=Path(run_dir) / "search_ckpt",
+        checkpoint_dir=RunFolder(Path(run_dir)).search_checkpoints,
         report=report,
     )
     ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    method = instantiate_method(spec)
     t0 = time.perf_counter()
     candidates = method.search(ctx)
     seconds = time.perf_counter() - t0
@@ -82,7 +92,7 @@ def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str
     for c in candidates:
         if not isinstance(c, Candidate):
             raise RTBenchError(f"method '{spec.method}' returned {type(c).__name__}, expected rtbench.methods.Candidate")
-        get_space(c.space).validate(c.genotype)
+        space_of(spec, c.space).validate(c.genotype)
         if c.key in seen:
             continue
         seen.add(c.key)
@@ -95,6 +105,7 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     from rtbench.train.recipe import seed_everything, train_model
 
     spec = spec_from_dict(spec_d)
+    space = space_of(spec, cand_d["space"])
     task = get_task(spec.task)
     bundle, plan = load_data(spec)
     f = plan.folds[fold]
@@ -104,7 +115,7 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     device = resolve_device(spec)
     seed = spec.seed * 1000 + fold
     seed_everything(seed)
-    model = get_space(cand_d["space"]).build(cand_d["genotype"], task, spec.budget.image_size).to(device)
+    model = space.build(cand_d["genotype"], task, spec.budget.image_size).to(device)
     stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m))
     rows = evaluate(model, test_v, task, device)
     return {
@@ -122,13 +133,14 @@ def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) 
     from rtbench.hardware.measure import measure_all
 
     spec = spec_from_dict(spec_d)
+    space = space_of(spec, cand_d["space"])
     task = get_task(spec.task)
     busy = cpu_busy_cores() if spec.hardware.device == "cpu" else None
     cores = os.cpu_count() or 1
     if busy is not None and busy > 0.5 * cores:
         report(message=f"warning: the machine is busy ({busy:.1f} of {cores} cores in use before timing); CPU timings will be inflated")
     torch.manual_seed(spec.seed)
-    model = get_space(cand_d["space"]).build(cand_d["genotype"], task, spec.budget.image_size)
+    model = space.build(cand_d["genotype"], task, spec.budget.image_size)
     shape = (task.in_channels, spec.budget.image_size, spec.budget.image_size)
     result = measure_all(model, shape, spec.hardware, spec.budget, progress=lambda s: report(message=s))
     result["environment"] = environment_info(spec.hardware) | {"busy_cores_before": busy}

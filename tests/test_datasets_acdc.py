@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rtbench.budgets import Budget
-from rtbench.datasets import acdc, get_dataset_class
+from rtbench.datasets import DATASETS, acdc
 from rtbench.datasets.acdc import ACDC, read_cine, read_frame, read_info
 from rtbench.datasets.base import Volume
 from rtbench.errors import ConfigError, DataError
@@ -76,7 +76,7 @@ def load(root: Path | str, budget: Budget = TINY, test_root: str = "", progress:
 
 
 def test_registered_as_cine_dataset() -> None:
-    assert get_dataset_class("acdc") is ACDC and ACDC.task == "cine"
+    assert DATASETS.get("acdc") is ACDC and ACDC.task == "cine"
 
 
 def test_loads_official_layout_at_the_budget_grid(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rtbench.budgets import Budget
-from rtbench.datasets import get_dataset_class
+from rtbench.datasets import DATASETS
 from rtbench.datasets.base import Volume
 from rtbench.datasets.synthetic_cine import GROUPS, SyntheticCine, cycle_frames
 from rtbench.errors import ConfigError
@@ -21,7 +21,7 @@ def load(budget: Budget = SMALL, seed: int = 0, **config: object) -> list[Volume
 
 
 def test_registered_as_cine_dataset() -> None:
-    cls = get_dataset_class("synthetic-cine")
+    cls = DATASETS.get("synthetic-cine")
     assert cls is SyntheticCine and cls.task == "cine" and cls.name == "synthetic-cine"
 
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from rtbench.hardware.estimate.fbnet import ExpectedLatency, gumbel_softmax
-from rtbench.hardware.estimate.flops import ExpectedFlops
-from rtbench.spaces import get_space
+from rtbench.spaces import SPACES
 from rtbench.spaces.base import OpInstance
-from rtbench.spaces.nasunet_echo import EchoNASSpace
+from rtbench.spaces.cells.cost import ExpectedFlops
+from rtbench.spaces.cells.echonas import EchoNASSpace
+from rtbench.spaces.cells.latency import ExpectedLatency, gumbel_softmax
 from rtbench.tasks import ECHO
 
 SIZE = 32
@@ -20,12 +20,12 @@ CONFIG = {"depth": 2}
 
 @pytest.fixture(scope="module")
 def space():
-    return get_space("nasunet")
+    return SPACES.create("nasunet")
 
 
 def fake_latency(inst: OpInstance) -> float:
     """A stand-in latency table: every op costs something, convolutions more (ms)."""
-    return 0.01 + 1e-6 * get_space("nasunet").op_flops(inst)
+    return 0.01 + 1e-6 * SPACES.create("nasunet").op_flops(inst)
 
 
 def set_one_hot(supernet, genotype) -> None:
@@ -47,7 +47,7 @@ def counted_flops(net: torch.nn.Module, x: torch.Tensor) -> int:
 @pytest.mark.parametrize(
     "estimate",
     [
-        lambda s: ExpectedFlops(s, get_space("nasunet").op_flops)(),
+        lambda s: ExpectedFlops(s, SPACES.create("nasunet").op_flops)(),
         lambda s: ExpectedLatency(s, fake_latency)(),
         lambda s: ExpectedLatency(s, fake_latency)(tau=0.5, hard=True),
     ],

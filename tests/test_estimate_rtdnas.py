@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rtbench.hardware.estimate.rtdnas import ExpectedFlops, ExpectedLatency
 from rtbench.spaces.base import OpInstance, OpNode
 from rtbench.spaces.msnas import MSNASConfig, MSNASSpace, MSNASSupernet, legal_paths
+from rtbench.spaces.msnas.cost import ExpectedFlops, ExpectedLatency
 from rtbench.tasks import CINE
 
 SPACE = MSNASSpace()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ import torch
 from torch import nn
 
 from rtbench.errors import ConfigError
-from rtbench.hardware.fidelity import CEILING, MODELS, FidelityReport, run_latency_check, sample_distinct
-from rtbench.hardware.lut import MeasureSettings
+from rtbench.hardware.fidelity import CEILING, MODELS, FidelityReport, Score, run_latency_check, sample_distinct
+from rtbench.hardware.lut import LatencyTable, MeasureSettings, calibration_path
 from rtbench.hardware.measure import LatencyResult
+from rtbench.hardware.predict import CalibratedModel
 from rtbench.hardware.profile import HardwareProfile
 from rtbench.spaces.base import OpInstance, OpNode, Space
 from rtbench.tasks import CINE, Task
@@ -120,8 +122,13 @@ def test_report_end_to_end(tmp_path: Path) -> None:
     )
     assert isinstance(report, FidelityReport)
     assert list(report.scores) == [*MODELS.values(), CEILING]
-    for score in report.scores.values():
-        assert 0.0 <= score.acc10 <= 100.0 and score.mape >= 0.0 and score.rmspe >= score.mape - 1e-9
+    # every score grades the reported rows' predictions (and second pass) against their first pass
+    rows = report.report_rows()
+    first = [r.measured_ms for r in rows]
+    graded = {label: [getattr(r, f"{key}_ms") for r in rows] for key, label in MODELS.items()}
+    graded[CEILING] = [r.remeasured_ms for r in rows]
+    for label, pred in graded.items():
+        assert asdict(report.scores[label]) == pytest.approx(asdict(Score.of(pred, first)), nan_ok=True)
     assert [r.set for r in report.rows] == ["report"] * 4 + ["calibration"] * 5
     report_genotypes = {r.genotype for r in report.rows if r.set == "report"}
     calibration_genotypes = {r.genotype for r in report.rows if r.set == "calibration"}
@@ -131,7 +138,7 @@ def test_report_end_to_end(tmp_path: Path) -> None:
         assert r.remeasured_ms is not None and r.measured_ms > 0 and r.sum_ms >= r.longest_path_ms > 0
     assert report.table["entries"] == 6 and report.table["settings"]["min_queries"] == TINY.min_queries
 
-    assert set(report.files) == {"png file", "csv file", "json file"}
+    assert set(report.files) == {"png file", "csv file", "json file", "calibration file"}
     png, csv_path, json_path = (Path(report.files[f"{k} file"]) for k in ("png", "csv", "json"))
     assert png.parent == out and png.read_bytes().startswith(b"\x89PNG")
     with csv_path.open() as f:
@@ -228,3 +235,108 @@ def test_sample_distinct_runs_out_on_a_small_space() -> None:
 def test_bad_sizes_are_config_errors(tmp_path: Path, n: int, calibration_n: int, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         run_latency_check(TinySpace(), PROFILE, n=n, calibration_n=calibration_n, image_size=8, out_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("drift", "slowdown"), [("none", 0.0), ("reference", 0.05)])
+def test_calibrated_model_recovers_a_latency_linear_in_its_features(tmp_path: Path, drift: str, slowdown: float) -> None:
+    """Under FakeMeasure an op alone takes ``0.2 + 1e-3 * params`` ms and a network ``0.2 + 1e-3 * sum params``,
+    so a network's latency is ``T_sum - 0.2 * (n_ops - 1)``: exactly linear in the calibrated model's
+    features, while the sum model pays the 0.2 ms harness cost once per op. On a host that slows by
+    ``slowdown`` per measurement, the drift-corrected latencies are that line times a constant."""
+    report = run_latency_check(
+        TinySpace(),
+        PROFILE,
+        n=8,
+        image_size=8,
+        calibration_n=6,
+        lut_root=tmp_path / "lut",
+        measure=FakeMeasure(),
+        out_dir=tmp_path / "out",
+        drift=drift,
+        pair_measure=FakePairMeasure(slowdown),
+    )
+    calibrated, plain = report.scores[MODELS["calibrated"]], report.scores[MODELS["sum"]]
+    assert calibrated.acc10 == 100.0 and calibrated.mape < 1.0
+    assert plain.mpe > 10.0 and plain.mape > calibrated.mape + 10.0 and plain.acc10 < 100.0
+    for r in report.rows:  # the calibration networks too: fit and prediction agree
+        assert r.calibrated_ms == pytest.approx(r.measured_ms, rel=0.01)
+
+
+def test_calibrated_model_save_load_round_trip(tmp_path: Path) -> None:
+    model = CalibratedModel((0.25, 1.1, -0.2, -0.003), fitted_on=20)
+    path = tmp_path / "sub" / "t.calibration.json"
+    model.save(path, {"space": "tiny-fake", "profile": "test-cpu"})
+    assert CalibratedModel.load(path) == model  # same coefficients, bit for bit
+    saved = json.loads(path.read_text())
+    assert saved["coef"] == dict(zip(CalibratedModel.FEATURES, model.coef, strict=True))
+    assert (saved["unit"], saved["statistic"], saved["fitted_on"], saved["space"]) == ("ms", "p50", 20, "tiny-fake")
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    assert CalibratedModel.load(tmp_path / "absent.calibration.json") is None
+    with pytest.raises(ValueError, match="reserved"):
+        model.save(path, {"coef": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("{not json", "Expecting property name"),
+        ("[1, 2]", "a JSON list"),
+        ('{"format": 1, "unit": "s", "statistic": "p50"}', "unit 's'"),
+        ('{"format": 1, "unit": "ms", "statistic": "p50", "coef": {"intercept_ms": 1.0}, "fitted_on": 3}', "coef must name"),
+        ('{"format": 1, "unit": "ms", "statistic": "p50", "fitted_on": 3}', "no 'coef' key"),
+    ],
+)
+def test_calibrated_model_load_rejects_a_corrupt_file(tmp_path: Path, text: str, why: str) -> None:
+    path = tmp_path / "t.calibration.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=why) as err:
+        CalibratedModel.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_latency_check_saves_the_calibration_beside_the_table(tmp_path: Path) -> None:
+    lut = tmp_path / "lut"
+    report = run_latency_check(
+        TinySpace(),
+        PROFILE,
+        n=4,
+        image_size=8,
+        seed=2,
+        calibration_n=5,
+        lut_root=lut,
+        measure=FakeMeasure(),
+        out_dir=tmp_path / "out",
+        drift="none",
+    )
+    table = Path(report.table["path"])
+    path = calibration_path(table)
+    assert path == lut / f"{table.stem}.calibration.json" and path.is_file()
+    assert report.files["calibration file"] == str(path) and f"calibration file: {path}" in report.format_table()
+    loaded = CalibratedModel.load(path)
+    assert loaded is not None and loaded.as_dict() == report.calibration and loaded.fitted_on == 5
+    saved = json.loads(path.read_text())
+    assert {k: saved[k] for k in ("space", "image_size", "profile", "seed", "n", "calibration_n")} == {
+        "space": "tiny-fake",
+        "image_size": 8,
+        "profile": "test-cpu",
+        "seed": 2,
+        "n": 4,
+        "calibration_n": 5,
+    }
+    assert saved["created"].endswith("+00:00")
+    assert json.loads(Path(report.files["json file"]).read_text())["files"]["calibration file"] == str(path)
+
+    detached = LatencyTable.load(table)
+    detached.path = None  # a table with no file of its own: nothing to save the calibration beside
+    again = run_latency_check(
+        TinySpace(),
+        PROFILE,
+        n=4,
+        image_size=8,
+        calibration_n=5,
+        table=detached,
+        measure=FakeMeasure(),
+        out_dir=tmp_path / "b",
+        drift="none",
+    )
+    assert "calibration file" not in again.files and set(lut.iterdir()) == {table, path}

@@ -15,7 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from rtbench.errors import ConfigError
-from rtbench.spaces import get_space
+from rtbench.spaces import SPACES
 from rtbench.spaces.msnas import (
     MSNASConfig,
     MSNASNet,
@@ -28,9 +28,9 @@ from rtbench.spaces.msnas import (
     path_cells,
     path_counts,
 )
-from rtbench.spaces.msnas_cell import DerivedCell
-from rtbench.spaces.msnas_ops import ScalingOp
-from rtbench.spaces.msnas_paths import union_cells
+from rtbench.spaces.msnas.cell import DerivedCell
+from rtbench.spaces.msnas.ops import ScalingOp
+from rtbench.spaces.msnas.paths import union_cells
 from rtbench.tasks import CINE, ECHO
 
 TINY = {"layers": 4, "scales": 3, "channels": 4}
@@ -133,7 +133,7 @@ def test_derive_cells_keeps_top_pairs_with_distinct_inputs() -> None:
 
 
 def test_genotype_json_round_trip_and_registry() -> None:
-    assert isinstance(get_space("msnas"), MSNASSpace)
+    assert isinstance(SPACES.create("msnas"), MSNASSpace)
     for seed in range(5):
         g = tiny_genotype(seed, paths=None)
         assert json.loads(json.dumps(g)) == g

@@ -10,11 +10,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from rtbench.errors import ConfigError
-from rtbench.spaces import get_space
+from rtbench.spaces import SPACES
 from rtbench.spaces.base import OpNode
-from rtbench.spaces.nasunet import uncertainty_map
-from rtbench.spaces.nasunet_cell import DOWN, UP
-from rtbench.spaces.nasunet_graph import MixedNode
+from rtbench.spaces.cells.cell import DOWN, UP
+from rtbench.spaces.cells.graph import MixedNode
+from rtbench.spaces.cells.nasunet import uncertainty_map
 from rtbench.spaces.ops import DOWN_OPS, NORMAL_OPS, UP_OPS
 from rtbench.tasks import CINE, ECHO
 
@@ -23,7 +23,7 @@ SIZE = 32
 
 @pytest.fixture(scope="module")
 def space():
-    return get_space("nasunet")
+    return SPACES.create("nasunet")
 
 
 def genotype(space, seed: int = 0, **config):

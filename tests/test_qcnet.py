@@ -10,12 +10,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from rtbench.errors import ConfigError
-from rtbench.spaces import get_space
-from rtbench.spaces.nasunet_cell import CONTRACTING, NON_SCALING
-from rtbench.spaces.nasunet_echo import EchoNASSpace, EchoOutput
-from rtbench.spaces.nasunet_graph import MixedNode
+from rtbench.spaces import SPACES
+from rtbench.spaces.cells.cell import CONTRACTING, NON_SCALING
+from rtbench.spaces.cells.echonas import EchoNASSpace, EchoOutput
+from rtbench.spaces.cells.graph import MixedNode
+from rtbench.spaces.cells.qcnet import qc_channels, quality_control_input
 from rtbench.spaces.ops import DOWN_OPS, NORMAL_OPS
-from rtbench.spaces.qcnet import qc_channels, quality_control_input
 from rtbench.tasks import ECHO
 
 SIZE = 32
@@ -25,7 +25,7 @@ SMALL_QC = {"stages": 2}
 
 @pytest.fixture(scope="module")
 def space():
-    return get_space("qcnet")
+    return SPACES.create("qcnet")
 
 
 @pytest.fixture(scope="module")

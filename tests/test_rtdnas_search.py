@@ -12,12 +12,12 @@ import torch
 from rtbench.budgets import get_budget
 from rtbench.datasets.synthetic_cine import SyntheticCine
 from rtbench.errors import RTBenchError
-from rtbench.hardware.estimate.rtdnas import ExpectedLatency
 from rtbench.hardware.profile import load_profile
-from rtbench.methods.base import SearchContext
-from rtbench.methods.rtdnas_search import EXP_CAP, SearchSettings, SupernetSearch, capped_exp, rtdnas_objective
+from rtbench.methods import SearchContext
+from rtbench.methods.rtdnas.search import EXP_CAP, SearchSettings, SupernetSearch, capped_exp, rtdnas_objective
 from rtbench.spaces.base import OpInstance
 from rtbench.spaces.msnas import MSNASConfig, MSNASSpace, MSNASSupernet
+from rtbench.spaces.msnas.cost import ExpectedLatency
 from rtbench.tasks import CINE
 from rtbench.train.recipe import seed_everything
 
@@ -49,6 +49,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> SearchContext:
         task=CINE,
         budget=budget,
         hardware=load_profile("local-cpu"),
+        space=SPACE,
         volumes=volumes,
         seed=0,
         rng=np.random.default_rng(0),
@@ -154,7 +155,7 @@ def test_a_checkpoint_of_other_settings_is_refused(ctx: SearchContext, tmp_path:
 
 
 def test_long_epochs_report_step_progress(ctx: SearchContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rtbench.methods.rtdnas_search.PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr("rtbench.methods.rtdnas.search.PROGRESS_EVERY_S", 0.0)
     seen: list[dict] = []
     make_search(ctx, tmp_path, epochs=2, warmup=1).run(lambda **m: seen.append(m))
     steps = [m["message"] for m in seen if "step" in m.get("message", "")]

@@ -33,7 +33,7 @@ def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
     assert cand["measurement"]["throughput"]["fps"] > 0
     assert cand["measurement"]["params"] > 0 and cand["measurement"]["flops"] > 0
     assert set(cand["constraints"]["broken"]) <= {"latency", "throughput"}
-    assert rec["environment"]["torch"] and "cpu_model" in rec["environment"] or "cpu" in json.dumps(rec["environment"]).lower()
+    assert rec["environment"]["torch"] and rec["environment"]["cpu"]
     assert cand["folds"][0]["per_volume"], "per-volume rows are recorded"
     # a second identical submission finds everything finished and launches nothing
     again = submit(spec, echo=lambda s: None)

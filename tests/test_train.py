@@ -11,8 +11,8 @@ import torch
 
 from rtbench.budgets import get_budget
 from rtbench.datasets.base import Volume
-from rtbench.methods.base import SearchContext
-from rtbench.spaces import get_space
+from rtbench.methods import SearchContext
+from rtbench.spaces import SPACES
 from rtbench.tasks import CINE
 from rtbench.train import seed_everything, slice_loader, split_patients, train_model
 
@@ -50,7 +50,7 @@ def make_volumes(patients: int = 3, frames: int = 2, slices: int = 2, groups: tu
 
 
 def tiny_unet() -> torch.nn.Module:
-    return get_space("unet").build({"width": 4, "depth": 3, "res_units": 0}, CINE, SIZE)
+    return SPACES.create("unet").build({"width": 4, "depth": 3, "res_units": 0}, CINE, SIZE)
 
 
 def patients(volumes: list[Volume]) -> set[str]:
@@ -149,6 +149,7 @@ def test_search_context_loaders_split_by_patient(tmp_path) -> None:
         task=CINE,
         budget=get_budget("smoke"),
         hardware=None,  # type: ignore[arg-type]  (not used by loaders)
+        space=SPACES.create("unet"),
         volumes=vols,
         seed=0,
         rng=np.random.default_rng(0),

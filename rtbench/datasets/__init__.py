@@ -1,5 +1,10 @@
-"""Datasets: real ACDC cine MRI, synthetic cine (the embedded default), and patient-level splits."""
+"""Datasets: real ACDC cine MRI, synthetic cine (the embedded default), and patient-level splits.
 
-from rtbench.datasets.base import DatasetBundle, Volume, dataset_names, get_dataset_class, register_dataset
+Built-ins are imported here by name; third-party datasets register in the ``rtbench.datasets``
+entry-point group (see ``rtbench.registry``).
+"""
 
-__all__ = ["DatasetBundle", "Volume", "dataset_names", "get_dataset_class", "register_dataset"]
+from rtbench.datasets import acdc, synthetic_cine  # noqa: E402, F401, I001  (built-ins register themselves)
+from rtbench.datasets.base import DATASETS, Dataset, DatasetBundle, Volume, build_dataset, register_dataset
+
+__all__ = ["DATASETS", "Dataset", "DatasetBundle", "Volume", "build_dataset", "register_dataset"]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from rtbench.budgets import Budget
-from rtbench.errors import ConfigError
+from rtbench.registry import Registry
 
 
 @dataclass
@@ -78,32 +78,13 @@ class Dataset(Protocol):
         ...
 
 
-_DATASETS: dict[str, type] = {}
+DATASETS: Registry[type] = Registry("dataset", "dataset", "rtbench.datasets")
+"""Datasets by name; third-party datasets register in the ``rtbench.datasets`` entry-point group."""
+
+register_dataset = DATASETS.register
 
 
-def register_dataset(name: str) -> Callable[[type], type]:
-    """Class decorator: make a dataset available as ``dataset=<name>``."""
-
-    def deco(cls: type) -> type:
-        cls.name = name  # type: ignore[attr-defined]
-        _DATASETS[name] = cls
-        return cls
-
-    return deco
-
-
-def dataset_names() -> list[str]:
-    _import_builtin()
-    return sorted(_DATASETS)
-
-
-def get_dataset_class(name: str) -> type:
-    _import_builtin()
-    try:
-        return _DATASETS[name]
-    except KeyError:
-        raise ConfigError(f"unknown dataset '{name}'; valid datasets: {', '.join(sorted(_DATASETS))}") from None
-
-
-def _import_builtin() -> None:
-    from rtbench.datasets import acdc, synthetic_cine  # noqa: F401  (registration side effect)
+def build_dataset(name: str, config: dict[str, Any]) -> Dataset:
+    """The dataset ``name`` with its ``Config`` rebuilt from a resolved config dict (a RunSpec's ``dataset_config``)."""
+    cls = DATASETS.get(name)
+    return cls(cls.Config(**config))

@@ -15,7 +15,8 @@ Tables are cached on disk, one JSON file per space, image size and :class:`Table
 name, device name, torch version, dtype and thread count), under ``$RTBENCH_CACHE/lut/`` or
 ``~/.cache/rtbench/lut/``. A file is written atomically (temporary file + ``os.replace``) every
 few measurements while a table is built, and each entry counts its rounds, so an interrupted
-:func:`build_table` resumes where it stopped and never repeats a measurement.
+:func:`build_table` resumes where it stopped and never repeats a measurement. Beside a table,
+:func:`calibration_path` names the file of the calibrated network latency model fit against it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from rtbench.errors import ConfigError
 from rtbench.hardware.env import device_name
 from rtbench.hardware.measure import LatencyResult, Progress, measure_latency
 from rtbench.hardware.profile import HardwareProfile
-from rtbench.spaces.base import OpInstance, Space, get_space
+from rtbench.spaces.base import SPACES, OpInstance, Space
 from rtbench.tasks import Task, get_task
 
 Measure = Callable[[nn.Module, tuple[int, int, int], HardwareProfile], LatencyResult]
@@ -119,6 +120,17 @@ def cache_dir() -> Path:
 def table_path(space: str, image_size: int, key: TableKey, root: Path | None = None) -> Path:
     """Cache file of the table of ``space`` at ``image_size`` px under ``key`` (``root`` defaults to :func:`cache_dir`)."""
     return (root or cache_dir()) / f"{space}_{image_size}px_{key.profile}_{key.digest()}.json"
+
+
+def calibration_path(table_path: Path) -> Path:
+    """File of the calibrated latency model fit against the table at ``table_path``: same folder, same stem,
+    ``.calibration.json`` (``x.json`` -> ``x.calibration.json``).
+
+    ``rtbench.hardware.fidelity.run_latency_check`` writes it
+    (:meth:`rtbench.hardware.predict.CalibratedModel.save`); it predicts the measured p50 latency of a
+    whole network in ms (single stream, batch 1) on the table's profile from features read off this table.
+    """
+    return table_path.with_name(f"{table_path.stem}.calibration.json")
 
 
 class LatencyTable:
@@ -299,7 +311,7 @@ def build_table(
     ``progress`` receives one line per measurement with n/N and an ETA. Returns the table (cached
     under ``root``, default :func:`cache_dir`).
     """
-    sp = get_space(space) if isinstance(space, str) else space
+    sp = SPACES.create(space) if isinstance(space, str) else space
     tk = get_task(task) if isinstance(task, str) else task
     insts = sp.op_instances(tk, image_size, config)
     table = open_table(sp.name, profile, image_size, settings, root)

@@ -10,7 +10,10 @@ works for any space.
   "solved by finding the longest path within the cell"), applied to the whole network: the
   latency if independent branches ran in parallel.
 * :class:`CalibratedModel`: a linear correction of the sum model fit on measured networks (see
-  its docstring for the features and why).
+  its docstring for the features and why). It predicts the *measured* p50 latency of a whole
+  network in ms (single stream, batch 1, on the profile its latency table and measurements come
+  from); ``rtbench.hardware.fidelity`` fits one and caches it beside the table
+  (:meth:`CalibratedModel.save`, :func:`rtbench.hardware.lut.calibration_path`).
 
 Metrics (all in percent): :func:`mpe` (signed bias), :func:`mape`, :func:`rmspe`, :func:`acc10` (nn-Meter's accuracy:
 the share of networks whose predicted latency is within +-10% of the measured one) and
@@ -19,17 +22,26 @@ the share of networks whose predicted latency is within +-10% of the measured on
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
 from scipy.stats import spearmanr
 
+from rtbench.errors import ConfigError
 from rtbench.spaces.base import OpInstance, OpNode
 
 Lookup = Callable[[OpInstance], float]
 """``t(inst)``: latency of one op instance in milliseconds (e.g. ``LatencyTable.latency_ms``)."""
+
+CALIBRATION_FORMAT = 1  # version of the JSON layout of CalibratedModel.save
 
 
 def sum_latency(graph: Sequence[OpNode], t: Lookup) -> float:
@@ -83,6 +95,11 @@ def graph_features(graph: Sequence[OpNode], t: Lookup) -> GraphFeatures:
 class CalibratedModel:
     """Calibrated model: ``T_cal = b0 + b1 * T_sum + b2 * n_ops + b3 * A``, fit on measured networks.
 
+    What it predicts is what it was fit on: the measured p50 latency of a whole network in
+    milliseconds, single stream at batch 1 (the harness protocol), on the hardware profile the
+    latency table (which gives ``T_sum``) and the measurements come from. ``fitted_on`` is how many
+    networks the fit saw (0: not known).
+
     ``A`` is the input activation volume (million elements). Why these features: a table entry is
     one op timed alone through the whole harness query, so it also contains what the network pays
     only once or differently:
@@ -104,8 +121,11 @@ class CalibratedModel:
     """
 
     coef: tuple[float, float, float, float]
+    fitted_on: int = 0
 
     FEATURES = ("intercept_ms", "per_sum_ms", "per_op_ms", "per_melem_ms")
+    UNIT = "ms"
+    STATISTIC = "p50"
 
     @staticmethod
     def design(features: Sequence[GraphFeatures]) -> np.ndarray:
@@ -130,14 +150,78 @@ class CalibratedModel:
         start = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)[0]
         fit = least_squares(lambda b: x @ b / y - 1.0, start, loss="soft_l1", f_scale=0.05, x_scale="jac")
         b0, b1, b2, b3 = (float(v) for v in fit.x)
-        return cls((b0, b1, b2, b3))
+        return cls((b0, b1, b2, b3), fitted_on=len(y))
 
     def predict(self, features: GraphFeatures) -> float:
-        """``T_cal`` of one network (ms)."""
+        """``T_cal`` of one network: its predicted measured p50 latency (ms, single stream, batch 1)."""
         return float(self.design([features])[0] @ np.asarray(self.coef))
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(self.FEATURES, self.coef, strict=True))
+
+    def save(self, path: Path, meta: dict[str, Any] | None = None) -> None:
+        """Write the model to ``path`` as JSON, atomically (a temporary file in the same folder, then ``os.replace``).
+
+        The file holds ``format``, ``unit`` (``"ms"``), ``statistic`` (``"p50"``: the model predicts a
+        network's measured p50 latency, single stream at batch 1), ``coef`` (named by
+        :attr:`FEATURES`), ``fitted_on`` (networks in the fit), then ``meta`` (what it was fit on:
+        space, image size, profile, ...). ValueError if a ``meta`` key would replace one of those.
+        """
+        data: dict[str, Any] = {
+            "format": CALIBRATION_FORMAT,
+            "unit": self.UNIT,
+            "statistic": self.STATISTIC,
+            "coef": self.as_dict(),
+            "fitted_on": self.fitted_on,
+        }
+        clash = sorted(set(data) & set(meta or {}))
+        if clash:
+            raise ValueError(f"CalibratedModel.save: meta keys {', '.join(clash)} are reserved")
+        data |= meta or {}
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> CalibratedModel | None:
+        """Read a model written by :meth:`save`: None if ``path`` does not exist, ConfigError naming the file
+        if it is not such a model (bad JSON, another format, unit or statistic, missing or non-finite coefficients)."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{path}: not a readable calibrated latency model ({err}); delete it to refit") from None
+        try:
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, expected an object")
+            expected = {"format": CALIBRATION_FORMAT, "unit": cls.UNIT, "statistic": cls.STATISTIC}
+            for key, want in expected.items():
+                if data.get(key) != want:
+                    raise ValueError(f"{key} {data.get(key)!r}, expected {want!r}")
+            coef = data["coef"]
+            if not isinstance(coef, dict) or set(coef) != set(cls.FEATURES):
+                raise ValueError(f"coef must name exactly {', '.join(cls.FEATURES)}")
+            values = tuple(coef[k] for k in cls.FEATURES)
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+                raise ValueError(f"coef values must be finite numbers, got {values}")
+            fitted_on = data["fitted_on"]
+            if not isinstance(fitted_on, int) or isinstance(fitted_on, bool) or fitted_on < 0:
+                raise ValueError(f"fitted_on {fitted_on!r}, expected a count")
+        except (KeyError, ValueError) as err:
+            why = f"no {err} key" if isinstance(err, KeyError) else str(err)
+            raise ConfigError(f"{path}: not a readable calibrated latency model ({why}); delete it to refit") from None
+        b0, b1, b2, b3 = (float(v) for v in values)
+        return cls((b0, b1, b2, b3), fitted_on=fitted_on)
 
 
 def _relative_errors(pred: Sequence[float], measured: Sequence[float]) -> np.ndarray:

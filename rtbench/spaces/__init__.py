@@ -1,5 +1,16 @@
-"""Search spaces: hand-designed U-Net (MONAI), MS-NAS multi-scale supernet, NAS-Unet cells, QC cells."""
+"""Search spaces: each turns a JSON genotype into a static ``nn.Module`` and owns its cost model.
 
-from rtbench.spaces.base import OpInstance, OpNode, Space, get_space, register_space, space_names
+Built-in families, imported here by name so that a missing module fails loudly:
 
-__all__ = ["OpInstance", "OpNode", "Space", "get_space", "register_space", "space_names"]
+* ``unet``: MONAI's hand-designed U-Net (the baselines' fixed networks).
+* ``msnas/``: the MS-NAS multi-scale grid searched by RT-DNAS (seed 000).
+* ``cells/``: the NAS-Unet segmentation cells, the quality-control cells and their joint
+  ``echonas`` space (seed 003).
+
+Third-party spaces register in the ``rtbench.spaces`` entry-point group (see ``rtbench.registry``).
+"""
+
+from rtbench.spaces import cells, msnas, unet  # noqa: E402, F401, I001  (built-ins register themselves)
+from rtbench.spaces.base import SPACES, OpInstance, OpNode, Space, register_space
+
+__all__ = ["SPACES", "OpInstance", "OpNode", "Space", "register_space"]

@@ -1,4 +1,6 @@
-"""Search-space registry. A space turns a genotype (a JSON-able dict) into a static nn.Module.
+"""The search-space interface (``Space``, ``OpInstance``, ``OpNode``) and the ``SPACES`` registry.
+
+A space turns a genotype (a JSON-able dict) into a static nn.Module.
 
 Spaces are separate from search methods (as in NASLib): a method proposes genotypes of a named
 space, and the harness alone builds, trains and times them. ``build`` must be deterministic given
@@ -8,14 +10,13 @@ the genotype and ``torch.manual_seed``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from torch import nn
 
-from rtbench.errors import ConfigError
+from rtbench.registry import Registry
 from rtbench.tasks import Task
 
 
@@ -99,37 +100,7 @@ class Space(ABC):
         return build_op(inst.op, inst.c_in, inst.c_out)
 
 
-_SPACES: dict[str, type[Space]] = {}
+SPACES: Registry[type[Space]] = Registry("search space", "space", "rtbench.spaces", Space)
+"""Search spaces by name; third-party spaces register in the ``rtbench.spaces`` entry-point group."""
 
-
-def register_space(name: str) -> Callable[[type[Space]], type[Space]]:
-    def deco(cls: type[Space]) -> type[Space]:
-        cls.name = name
-        _SPACES[name] = cls
-        return cls
-
-    return deco
-
-
-def space_names() -> list[str]:
-    _import_builtin()
-    return sorted(_SPACES)
-
-
-def get_space(name: str) -> Space:
-    _import_builtin()
-    try:
-        return _SPACES[name]()
-    except KeyError:
-        raise ConfigError(f"unknown search space '{name}'; valid spaces: {', '.join(sorted(_SPACES))}") from None
-
-
-def _import_builtin() -> None:
-    import importlib
-
-    for mod in ("unet", "msnas", "nasunet", "qcnet", "nasunet_echo"):
-        try:
-            importlib.import_module(f"rtbench.spaces.{mod}")
-        except ModuleNotFoundError as err:  # a space module not written yet
-            if err.name != f"rtbench.spaces.{mod}":
-                raise
+register_space = SPACES.register

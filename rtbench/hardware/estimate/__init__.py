@@ -1,1 +1,0 @@
-"""Differentiable estimators of latency and FLOPs over architecture parameters."""

@@ -1,0 +1,67 @@
+"""The layout of a run folder, in one place: every path of a submission's files comes from here.
+
+``runs/<board with / as __>/<run-id>/``::
+
+    spec.json          the resolved config (RunSpec.to_dict())
+    units/<unit>.json  one file per finished or failed trial (search, train x fold, measure)
+    search_ckpt/       the method's own checkpoints (``SearchContext.checkpoint_dir``)
+    tune/              Ray Tune's experiment folders
+    reproduce/         tables a ``bench reproduce`` wrote from this run
+    record.json        the assembled run record (``rtbench.records``)
+
+A unit file is the unit of resume: a trial whose file says ``"status": "ok"`` never runs again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def board_folder(board: str) -> str:
+    """A board (``task/dataset/hardware/budget``) as one folder name."""
+    return board.replace("/", "__")
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Paths of one run's files (see the module docstring). ``root`` is absolute."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, runs_dir: str | Path, board: str, run_id: str) -> RunFolder:
+        """The folder of run ``run_id`` on ``board`` in the run store ``runs_dir``."""
+        return cls((Path(runs_dir) / board_folder(board) / run_id).resolve())
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.json"
+
+    @property
+    def record(self) -> Path:
+        return self.root / "record.json"
+
+    @property
+    def units(self) -> Path:
+        return self.root / "units"
+
+    def unit(self, unit: str) -> Path:
+        return self.units / f"{unit}.json"
+
+    @property
+    def search_checkpoints(self) -> Path:
+        return self.root / "search_ckpt"
+
+    @property
+    def tune(self) -> Path:
+        return self.root / "tune"
+
+    @property
+    def reproduce(self) -> Path:
+        return self.root / "reproduce"
+
+
+def record_paths(runs_dir: Path) -> list[Path]:
+    """Every ``record.json`` of the run store ``runs_dir``, sorted."""
+    return sorted(runs_dir.glob("*/*/record.json")) if runs_dir.is_dir() else []
