@@ -52,7 +52,7 @@ def _print_frame(title: str, df: Any) -> None:
 
 def cmd_submit(args: list[str]) -> int:
     from rtbench.config import resolve
-    from rtbench.leaderboard.table import _row, rank_board, render_board
+    from rtbench.leaderboard.table import candidate_row, rank_board, render_board
     from rtbench.runfolder import RunFolder
     from rtbench.runner import submit
 
@@ -61,7 +61,7 @@ def cmd_submit(args: list[str]) -> int:
     rec = result.record
     import pandas as pd
 
-    df = pd.DataFrame([_row(rec, c) for c in rec["candidates"]])
+    df = pd.DataFrame([candidate_row(rec, c) for c in rec["candidates"]])
     if not df.empty:
         header, out = render_board(rec["board"], rank_board(df))
         _print_frame(header, out)

@@ -10,6 +10,10 @@ import pytest
 os.environ.setdefault("RTBENCH_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "test"))
 
 TESTS_DIR = Path(__file__).resolve().parent
+PLUGINS = TESTS_DIR / "plugins"
+"""``good/``: a plug-in package with a space and a method registered by entry points; ``broken/``: an
+entry point that cannot be imported. Ray workers see ``good/`` (their PYTHONPATH); the driver only
+inside the tests that prepend it to ``sys.path``."""
 ACDC_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "acdc"
 
 
@@ -39,7 +43,9 @@ def ray_session():
             include_dashboard=False,
             log_to_driver=False,
             logging_level="ERROR",
-            runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}},
+            runtime_env={
+                "env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS_DIR), str(PLUGINS / "good"), os.environ.get("PYTHONPATH", "")])}
+            },  # noqa: E501
         )
     yield ray
     ray.shutdown()

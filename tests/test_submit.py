@@ -24,6 +24,8 @@ def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
     rec = json.loads((res.run_dir / "record.json").read_text())
     assert rec["schema"] == "rtbench.run/1" and rec["status"] == "complete", rec["failures"]
     assert rec["config"]["config_hash"] == spec.config_hash
+    prov = rec["config"]["method_provenance"]  # the run id depends on the method's code
+    assert prov["module"] == "rtbench.methods.unet" and prov["package"] == "rtbench" and len(prov["source_sha256"]) == 64
     (cand,) = rec["candidates"]
     m = cand["metrics"]
     for key in ("dice_RV", "dice_MYO", "dice_LV", "dice_mean"):

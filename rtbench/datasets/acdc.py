@@ -39,11 +39,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +53,7 @@ import numpy.typing as npt
 from rtbench.budgets import Budget
 from rtbench.datasets.base import DatasetBundle, Volume, register_dataset
 from rtbench.datasets.preprocess import PREPROCESS_VERSION, normalise_intensity, resample_to_grid
+from rtbench.datasets.volume_cache import cache_dir, load_cache, save_cache
 from rtbench.errors import ConfigError, DataError
 
 PATIENT_DIR = re.compile(r"^patient\d{3}$")
@@ -81,11 +79,6 @@ class PatientRecord:
     def files(self) -> list[Path]:
         """Every file this patient's volumes are made from (Info.cfg first)."""
         return [self.folder / "Info.cfg"] + [p for ph in PHASES for p in (self.image_path(ph), self.label_path(ph))]
-
-
-def cache_dir() -> Path:
-    """Where preprocessed arrays are cached: ``$RTBENCH_CACHE``, else ``~/.cache/rtbench``."""
-    return Path(os.environ.get("RTBENCH_CACHE") or Path.home() / ".cache" / "rtbench")
 
 
 def find_patient_root(root: Path, subfolder: str) -> Path:
@@ -262,53 +255,6 @@ def cache_key(patient_root: Path, records: list[PatientRecord], budget: Budget) 
         "image_size": int(budget.image_size),
     }
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def save_cache(path: Path, volumes: list[Volume]) -> None:
-    """Write ``volumes`` to ``path`` (npz, uncompressed) atomically: a temporary file, then os.replace."""
-    offsets = np.cumsum([0] + [v.num_slices for v in volumes])
-    records = [
-        {"case_id": v.case_id, "patient": v.patient, "group": v.group, "phase": v.phase, "spacing": v.spacing, "meta": v.meta}
-        for v in volumes
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                image=np.concatenate([v.image for v in volumes]),
-                label=np.concatenate([v.label for v in volumes]),
-                offsets=offsets,
-                records=np.array(json.dumps(records)),
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def load_cache(path: Path) -> list[Volume] | None:
-    """The volumes cached at ``path``, or None when there is no usable cache file."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            image, label, offsets = z["image"], z["label"], z["offsets"]
-            records = json.loads(str(z["records"]))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    return [
-        Volume(
-            case_id=r["case_id"],
-            patient=r["patient"],
-            group=r["group"],
-            phase=r["phase"],
-            image=image[offsets[i] : offsets[i + 1]],
-            label=label[offsets[i] : offsets[i + 1]],
-            spacing=(float(r["spacing"][0]), float(r["spacing"][1]), float(r["spacing"][2])),
-            meta=r["meta"],
-        )
-        for i, r in enumerate(records)
-    ]
 
 
 def load_root(

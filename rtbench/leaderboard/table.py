@@ -18,7 +18,7 @@ from rtbench.records import iter_records
 from rtbench.tasks import get_task
 
 
-def _row(rec: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
+def candidate_row(rec: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
     cfg = rec["config"]
     task = get_task(cfg["task"])
     m = cand.get("metrics", {})
@@ -57,7 +57,7 @@ def _row(rec: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
 
 def collect(runs_dir: Path) -> pd.DataFrame:
     """Every candidate of every run record under ``runs_dir`` as one DataFrame row."""
-    rows = [_row(rec, cand) for _, rec in iter_records(runs_dir) for cand in rec.get("candidates", [])]
+    rows = [candidate_row(rec, cand) for _, rec in iter_records(runs_dir) for cand in rec.get("candidates", [])]
     return pd.DataFrame(rows)
 
 
@@ -65,9 +65,9 @@ def rank_board(df: pd.DataFrame) -> pd.DataFrame:
     """Rank one board: complete+feasible by Dice, then complete+infeasible by Dice, then incomplete."""
     df = df.copy()
     df["_tier"] = 2 - df["complete"].astype(int) - (df["complete"] & df["feasible"]).astype(int)
-    df = df.sort_values(["_tier", "dice_mean"], ascending=[True, False], na_position="last").drop(columns="_tier")
-    df.insert(0, "rank", [str(i + 1) if t else "-" for i, t in enumerate(df["feasible"])])
-    return df.reset_index(drop=True)
+    df = df.sort_values(["_tier", "dice_mean"], ascending=[True, False], na_position="last")
+    df.insert(0, "rank", [str(i + 1) if tier == 0 else "-" for i, tier in enumerate(df["_tier"])])
+    return df.drop(columns="_tier").reset_index(drop=True)
 
 
 def fmt_pm(m: Any, s: Any) -> str:
