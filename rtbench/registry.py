@@ -110,7 +110,9 @@ class Registry(Generic[T]):
                 continue
             try:
                 classes[name] = self._load_entry_point(name, ep)
-            except Exception as err:  # any failure of third-party code is reported by name
+            except PluginError as err:
+                errors[name] = str(err)
+            except Exception as err:  # any other failure of third-party code is reported by name too
                 errors[name] = f"{type(err).__name__}: {err}"
         return LoadReport(dict(sorted(classes.items())), errors)
 

@@ -33,7 +33,8 @@ from typing import Any
 from rtbench.config import RunSpec
 from rtbench.errors import RTBenchError
 from rtbench.hardware.profile import load_profile, profile_names
-from rtbench.records import assemble, load_unit, save_unit, unit_done, write_json_atomic
+from rtbench.jsonio import write_json_atomic
+from rtbench.records import assemble, load_unit, save_unit, unit_done
 from rtbench.runfolder import RunFolder
 
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter honours verbose=0; we print our own progress

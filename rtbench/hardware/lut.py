@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
@@ -39,6 +38,7 @@ from rtbench.errors import ConfigError
 from rtbench.hardware.env import device_name
 from rtbench.hardware.measure import LatencyResult, Progress, measure_latency
 from rtbench.hardware.profile import HardwareProfile
+from rtbench.jsonio import write_json_atomic
 from rtbench.spaces.base import SPACES, OpInstance, Space
 from rtbench.tasks import Task, get_task
 
@@ -230,18 +230,8 @@ class LatencyTable:
             "header": self.header(),
             "entries": {k: asdict(e) for k, e in sorted(self.entries.items())},
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            self.path = path
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(path, data)
+        self.path = path
 
     @classmethod
     def load(cls, path: Path) -> LatencyTable:

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from scipy.optimize import least_squares
 from scipy.stats import spearmanr
 
 from rtbench.errors import ConfigError
+from rtbench.jsonio import write_json_atomic
 from rtbench.spaces.base import OpInstance, OpNode
 
 Lookup = Callable[[OpInstance], float]
@@ -178,18 +177,7 @@ class CalibratedModel:
         if clash:
             raise ValueError(f"CalibratedModel.save: meta keys {', '.join(clash)} are reserved")
         data |= meta or {}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(Path(path), data)
 
     @classmethod
     def load(cls, path: Path) -> CalibratedModel | None:
