@@ -103,9 +103,47 @@ def get_budget(name: str) -> Budget:
         raise ConfigError(f"unknown budget '{name}'; valid budgets: {', '.join(BUDGETS)}") from None
 
 
+RANGES: dict[str, tuple[float, float | None, str]] = {
+    "image_size": (8, None, ">= 8"),
+    "spacing_mm": (1e-3, None, "> 0"),
+    "synthetic_patients": (2, None, ">= 2"),
+    "max_patients": (0, None, ">= 0 (0: all)"),
+    "folds": (2, None, ">= 2"),
+    "test_fraction": (1e-9, 1 - 1e-9, "strictly between 0 and 1"),
+    "search_fraction": (1e-9, 1 - 1e-9, "strictly between 0 and 1"),
+    "epochs": (1, None, ">= 1"),
+    "batch_size": (1, None, ">= 1"),
+    "lr": (1e-12, None, "> 0"),
+    "search_epochs": (0, None, ">= 0"),
+    "search_batches": (0, None, ">= 0 (0: one pass)"),
+    "search_warmup_epochs": (0, None, ">= 0"),
+    "ga_population": (2, None, ">= 2"),
+    "ga_generations": (0, None, ">= 0"),
+    "random_samples": (1, None, ">= 1"),
+    "min_queries": (0, None, ">= 0 (0: the profile's)"),
+    "min_duration_s": (0, None, ">= 0 (0: the profile's)"),
+    "warmup_queries": (0, None, ">= 0 (0: the profile's)"),
+}
+"""Valid range of each numeric budget field: (lowest, highest or None, how the error states it)."""
+
+
+def check_ranges(budget: Budget) -> Budget:
+    """ConfigError naming the first field outside its range (:data:`RANGES`), its value and the valid range."""
+    for name, (low, high, text) in RANGES.items():
+        value = getattr(budget, name)
+        if value < low or (high is not None and value > high):
+            raise ConfigError(f"budget.{name}={value} is out of range; expected {text}")
+    if budget.search_warmup_epochs > budget.search_epochs:
+        raise ConfigError(
+            f"budget.search_warmup_epochs={budget.search_warmup_epochs} is out of range; expected <= budget.search_epochs "
+            f"({budget.search_epochs})"
+        )
+    return budget
+
+
 def with_overrides(budget: Budget, **fields: object) -> Budget:
-    """A copy of ``budget`` with ``fields`` replaced (types already checked by the config layer)."""
+    """A copy of ``budget`` with ``fields`` replaced (types already checked by the config layer), range-checked."""
     out = replace(budget, **fields)  # type: ignore[arg-type]
     if out.protocol not in PROTOCOLS:
         raise ConfigError(f"budget.protocol='{out.protocol}' is not valid; expected one of: {', '.join(PROTOCOLS)}")
-    return out
+    return check_ranges(out)

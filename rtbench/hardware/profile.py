@@ -67,7 +67,13 @@ def profile_names() -> list[str]:
 
 def load_profile(name: str, **overrides: Any) -> HardwareProfile:
     """Read ``profiles/<name>.yaml`` (or a YAML path) and apply ``hardware.<field>=`` overrides."""
-    path = Path(name) if name.endswith((".yaml", ".yml")) else PROFILE_DIR / f"{name}.yaml"
+    is_path = name.endswith((".yaml", ".yml")) or "/" in name or os.sep in name
+    path = Path(name).expanduser() if is_path else PROFILE_DIR / f"{name}.yaml"
+    if is_path and not path.is_file():
+        what = "is a folder, not a profile file" if path.is_dir() else "file not found"
+        raise ConfigError(
+            f"hardware='{name}': {what} (resolved to {path.resolve()}); expected a profile YAML file or one of: {', '.join(profile_names())}"
+        )
     if not path.is_file():
         raise ConfigError(f"unknown hardware profile '{name}'; valid profiles: {', '.join(profile_names())}")
     try:
@@ -93,7 +99,8 @@ def validate_profile(prof: HardwareProfile, where: str = "hardware") -> Hardware
         raise ConfigError(f"{where}: dtype='{prof.dtype}' is not valid; expected one of {', '.join(DTYPES)}")
     for name in ("stream_batch", "min_queries"):
         if getattr(prof, name) < 1:
-            raise ConfigError(f"{where}: {name}={getattr(prof, name)} must be >= 1")
-    if prof.warmup_queries < 0 or prof.min_duration_s < 0 or prof.throughput_min_duration_s < 0:
-        raise ConfigError(f"{where}: warmup_queries and durations must be >= 0")
+            raise ConfigError(f"{where}: hardware.{name}={getattr(prof, name)} is out of range; expected >= 1")
+    for name in ("warmup_queries", "min_duration_s", "throughput_min_duration_s"):
+        if getattr(prof, name) < 0:
+            raise ConfigError(f"{where}: hardware.{name}={getattr(prof, name)} is out of range; expected >= 0")
     return prof

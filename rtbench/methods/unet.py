@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rtbench.errors import ConfigError
 from rtbench.methods.base import Candidate, Method, register
 from rtbench.methods.context import SearchContext
 
@@ -19,9 +20,18 @@ class UNetBaseline(Method):
 
     @dataclass
     class Config:
+        """``width``: channels of the first level (>= 1); ``depth``: levels (>= 2, so >= one 2x downsampling);
+        ``res_units``: MONAI residual units per level (>= 0; 0 is the plain U-Net)."""
+
         width: int = 16
         depth: int = 5
         res_units: int = 0
+
+        def __post_init__(self) -> None:
+            for name, low in (("width", 1), ("depth", 2), ("res_units", 0)):
+                value = getattr(self, name)
+                if value < low:
+                    raise ConfigError(f"method.{name}={value} is out of range; expected >= {low}")
 
     def search(self, ctx: SearchContext) -> list[Candidate]:
         c = self.config

@@ -36,6 +36,12 @@ class MSNASOptions:
     channels: int = 8
 
     def __post_init__(self) -> None:
+        for name in ("layers", "scales", "channels"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"method.{name}={getattr(self, name)} is out of range; expected >= 1")
+        k = MSNASConfig.partial_k
+        if self.channels % k:
+            raise ConfigError(f"method.channels={self.channels} is out of range; expected a multiple of {k} (partial channels 1/{k})")
         n_legal = self.n_legal_paths()
         too_many = [n for n in self.n_paths() if n > n_legal]
         if too_many:
