@@ -72,7 +72,8 @@ def load_profile(name: str, **overrides: Any) -> HardwareProfile:
     if is_path and not path.is_file():
         what = "is a folder, not a profile file" if path.is_dir() else "file not found"
         raise ConfigError(
-            f"hardware='{name}': {what} (resolved to {path.resolve()}); expected a profile YAML file or one of: {', '.join(profile_names())}"
+            f"hardware='{name}': {what} (resolved to {path.resolve()}); expected a profile YAML file or one of: "
+            + ", ".join(profile_names())
         )
     if not path.is_file():
         raise ConfigError(f"unknown hardware profile '{name}'; valid profiles: {', '.join(profile_names())}")
