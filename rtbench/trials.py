@@ -15,6 +15,7 @@ does, so a trial that dies leaves nothing half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -60,6 +61,25 @@ def space_of(spec: RunSpec, name: str) -> Space:
     return SPACES.create(name)
 
 
+PATH_KEYS = ("source", "path", "file", "root", "dir")
+"""``Volume.meta`` keys a method never sees (they name files, from which the test fold could be found)."""
+
+
+def search_view(volumes: list[Volume]) -> list[Volume]:
+    """The search pool as a method sees it: the same arrays, ``meta`` without file paths or roots.
+
+    A key named like a path (:data:`PATH_KEYS`) or a string value holding a path separator is
+    dropped, so ``ctx.volumes`` names no file, folder or root, and through them no test patient.
+    """
+    return [dataclasses.replace(v, meta={k: m for k, m in v.meta.items() if _public(k, m)}) for v in volumes]
+
+
+def _public(key: str, value: Any) -> bool:
+    if any(word in key.lower() for word in PATH_KEYS):
+        return False
+    return not (isinstance(value, str) and (os.sep in value or "/" in value))
+
+
 def _select(volumes: list[Volume], patients: tuple[str, ...]) -> list[Volume]:
     keep = set(patients)
     return [v for v in volumes if v.patient in keep]
@@ -74,7 +94,7 @@ def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str
         budget=spec.budget,
         hardware=spec.hardware,
         space=SPACES.create(method.space),
-        volumes=_select(bundle.volumes, plan.search),
+        volumes=search_view(_select(bundle.volumes, plan.search)),
         seed=spec.seed,
         rng=np.random.default_rng(spec.seed),
         device=resolve_device(spec),

@@ -53,5 +53,5 @@ class PoolProbe(Method):
 
     def search(self, ctx: SearchContext) -> list[Candidate]:
         patients = sorted({v.patient for v in ctx.volumes})
-        leaked = [str(v.meta) for v in ctx.volumes if "test" in str(v.meta).lower()]
+        leaked = [m for v in ctx.volumes for m in v.meta.values() if isinstance(m, str) and "/" in m]
         return [Candidate("unet", {"width": 4, "depth": 3, "res_units": 0}, "pool:" + ",".join(patients), {"leaked": float(len(leaked))})]
