@@ -68,19 +68,30 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def aggregate_folds(folds: list[dict[str, Any]], classes: tuple[str, ...]) -> dict[str, float]:
     """Mean +- std of each metric: across folds when there are several, across volumes otherwise.
 
-    Each fold payload holds ``per_volume`` rows; a metric's fold value is the mean over its
-    volumes (nan-aware). Keys: ``dice_RV``/``dice_RV_std``, ..., ``dice_mean``, ``hd95_mean``.
+    Each fold payload holds ``per_volume`` rows (``rtbench.train.metrics.evaluate``); a metric's
+    fold value is the mean over its volumes (nan-aware); std is the sample std (ddof=1). Keys, each
+    with its ``_std``: the native-grid scores ``dice_RV``, ..., ``dice_mean``, ``hd95_RV``, ...,
+    ``hd95_mean`` (what the leaderboard reads), the harness-grid ones ``grid_dice_RV``, ...,
+    ``grid_hd95_mean``, and every one of those again over the ED volumes only and the ES volumes
+    only (``dice_mean_ED``, ``grid_hd95_LV_ES``...); plus ``volumes``, ``volumes_ED``,
+    ``volumes_ES`` and ``folds``. Rows without ``grid_`` keys (records written before they
+    existed) give those keys NaN.
     """
-    names = [f"dice_{c}" for c in classes] + ["dice_mean"] + [f"hd95_{c}" for c in classes] + ["hd95_mean"]
+    from rtbench.train.metrics import PHASES, row_metric_names
+
+    names = row_metric_names(classes)
     out: dict[str, float] = {}
-    for name in names:
-        if len(folds) > 1:
-            per_fold = [_mean_std([r.get(name) for r in f["per_volume"]])[0] for f in folds]
-            m, s = _mean_std(per_fold)
-        else:
-            m, s = _mean_std([r.get(name) for f in folds for r in f["per_volume"]])
-        out[name], out[f"{name}_std"] = m, s
-    out["volumes"] = float(sum(len(f["per_volume"]) for f in folds))
+    for phase in (None, *PHASES):
+        suffix = f"_{phase}" if phase else ""
+        rows_of = [[r for r in f["per_volume"] if phase is None or r.get("phase") == phase] for f in folds]
+        for name in names:
+            if len(folds) > 1:
+                per_fold = [_mean_std([r.get(name) for r in rows])[0] for rows in rows_of]
+                m, s = _mean_std(per_fold)
+            else:
+                m, s = _mean_std([r.get(name) for rows in rows_of for r in rows])
+            out[f"{name}{suffix}"], out[f"{name}{suffix}_std"] = m, s
+        out[f"volumes{suffix}"] = float(sum(len(rows) for rows in rows_of))
     out["folds"] = float(len(folds))
     return out
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from rtbench.datasets.base import Volume
 from rtbench.tasks import CINE
-from rtbench.train import evaluate, metric_names, predict_volume, score_volume, summarize, summarize_folds
+from rtbench.train import evaluate, metric_names, predict_volume, row_metric_names, score_volume, summarize, summarize_folds
 
 CLASSES = ("RV", "MYO", "LV")
 SPACING = (10.0, 1.0, 1.5)  # (slice, row, col) mm
@@ -105,14 +105,20 @@ def test_evaluate_and_summarize() -> None:
     rows = evaluate(Rounder(), vols, CINE, torch.device("cpu"))
     assert [r["case_id"] for r in rows] == ["p0_ED", "p0_ES", "p1_ED"]
     for r in rows:
-        assert {"case_id", "patient", "phase", "group"} | set(metric_names(CINE.classes)) == set(r)
+        assert {"case_id", "patient", "phase", "group", "scored_on"} | set(row_metric_names(CINE.classes)) == set(r)
+        # no native grid (as synthetic data): the harness grid is the native grid, both scores are one
+        assert r["scored_on"] == "harness grid (native)"
+        assert all(r[n] == r[f"grid_{n}"] or (math.isnan(r[n]) and math.isnan(r[f"grid_{n}"])) for n in metric_names(CINE.classes))
     assert rows[0]["dice_mean"] == pytest.approx(1.0) and rows[1]["dice_RV"] == 0.0
 
     s = summarize(rows, CINE.classes)
-    assert set(s) == {f"{n}_{a}" for n in metric_names(CINE.classes) for a in ("mean", "std")} | {"volumes"}
-    assert s["volumes"] == 3
+    names = row_metric_names(CINE.classes)
+    expected = {f"{n}{p}_{a}" for n in names for p in ("", "_ED", "_ES") for a in ("mean", "std")}
+    assert set(s) == expected | {"volumes", "volumes_ED", "volumes_ES"}
+    assert (s["volumes"], s["volumes_ED"], s["volumes_ES"]) == (3, 2, 1)
     assert s["dice_RV_mean"] == pytest.approx(2 / 3) and s["dice_RV_std"] == pytest.approx(np.std([1, 0, 1]))
     assert s["dice_LV_mean"] == pytest.approx(1.0) and s["dice_LV_std"] == pytest.approx(0.0)
+    assert s["dice_RV_ED_mean"] == 1.0 and s["dice_RV_ES_mean"] == 0.0 and s["grid_dice_RV_ES_mean"] == 0.0
 
 
 def test_summarize_is_nan_aware() -> None:

@@ -29,31 +29,32 @@ only patient046, whose heart sits near the image corner, loses labelled area to 
 at ED, 6% at ES); every other frame keeps each structure's area to within resampling error.
 Smaller fields of view cut more hearts: by the same survey, 4 frames at 1.7 mm and 23 at 1.5 mm.
 
+Each volume keeps its native grid (the original label map, uncropped, and the geometry back to it;
+:class:`~rtbench.datasets.base.NativeGrid`), so predictions are scored on the scanner's own grid.
+
 Preprocessed arrays are cached (``$RTBENCH_CACHE`` or ``~/.cache/rtbench``) under a key made of the
 resolved root, the size and mtime of every file read, the grid, and
 :data:`~rtbench.datasets.preprocess.PREPROCESS_VERSION`; every file is validated before anything
-is written, and the cache file appears atomically.
+is written, and the cache file appears atomically. Reading and checking a frame, the volume it
+becomes and the file stats are shared with ``nifti-folder`` (:mod:`rtbench.datasets.nifti`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-import nibabel as nib
 import numpy as np
-import numpy.typing as npt
 
 from rtbench.budgets import Budget
 from rtbench.datasets.base import DatasetBundle, Volume, register_dataset
-from rtbench.datasets.preprocess import PREPROCESS_VERSION, normalise_intensity, resample_to_grid
-from rtbench.datasets.volume_cache import cache_dir, load_cache, save_cache
+from rtbench.datasets.nifti import bundle_from_roots, file_stats, make_volume, read_nifti, read_pair, select_patients, sha256_of
+from rtbench.datasets.preprocess import PREPROCESS_VERSION
+from rtbench.datasets.volume_cache import cache_dir, load_or_build
 from rtbench.errors import ConfigError, DataError
 
 PATIENT_DIR = re.compile(r"^patient\d{3}$")
@@ -144,58 +145,16 @@ def scan_patients(patient_root: Path) -> list[PatientRecord]:
     return [read_patient(p) for p in sorted(patient_root.iterdir()) if PATIENT_DIR.match(p.name) and p.is_dir()]
 
 
-def select_patients(records: list[PatientRecord], max_patients: int) -> list[PatientRecord]:
-    """A group-stratified subset of at most ``max_patients`` (0: all), sorted by patient id.
-
-    Round-robin over the groups (sorted by name), taking each group's patients in id order. The
-    subset does not depend on the submission seed, so every submission on a board sees the same
-    patients (and shares one cache entry).
-    """
-    if max_patients <= 0 or max_patients >= len(records):
-        return records
-    by_group: dict[str, list[PatientRecord]] = {}
-    for rec in records:
-        by_group.setdefault(rec.group, []).append(rec)
-    queues = [by_group[g] for g in sorted(by_group)]
-    chosen: list[PatientRecord] = []
-    depth = 0
-    while len(chosen) < max_patients:
-        chosen += [q[depth] for q in queues if depth < len(q)][: max_patients - len(chosen)]
-        depth += 1
-    return sorted(chosen, key=lambda rec: rec.patient)
-
-
-def _read_nifti(path: Path, dtype: npt.DTypeLike) -> tuple[np.ndarray, tuple[float, ...]]:
-    """(array, header zooms) of one NIfTI file; any read failure is a DataError naming the file."""
-    try:
-        img = nib.load(path)
-        data = np.asarray(img.dataobj, dtype=dtype)
-        zooms = tuple(float(z) for z in img.header.get_zooms())
-    except Exception as err:  # nibabel raises ImageFileError, OSError, EOFError, zlib.error, ValueError...
-        raise DataError(f"cannot read NIfTI file {path}: {type(err).__name__}: {err}") from err
-    return data, zooms
-
-
 def read_frame(image_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
     """One labelled frame as (image float32 (S, X, Y), label uint8 (S, X, Y), zooms (X, Y, slice) in mm).
 
     Raises:
-        DataError: unreadable file, not a 3D stack, non-positive zooms, image and label shapes or
-            zooms that differ, or label values outside {0, 1, 2, 3}.
+        DataError: unreadable file, not a 3D stack, non-positive zooms, a NaN/inf voxel, image and
+            label shapes or zooms that differ, or label values outside {0, 1, 2, 3}
+            (:func:`rtbench.datasets.nifti.read_pair`).
     """
-    image, zooms = _read_nifti(image_path, np.float32)
-    label, label_zooms = _read_nifti(label_path, np.float64)
-    for path, arr, z in ((image_path, image, zooms), (label_path, label, label_zooms)):
-        if arr.ndim != 3 or len(z) < 3 or min(z[:3]) <= 0:
-            raise DataError(f"{path} has shape {arr.shape} and zooms {z}; expected a 3D stack (X, Y, slices) with positive zooms")
-    if image.shape != label.shape:
-        raise DataError(f"{label_path} has shape {label.shape} but its image {image_path.name} has {image.shape}; expected equal")
-    if not np.allclose(zooms[:3], label_zooms[:3], rtol=1e-3):
-        raise DataError(f"{label_path} has zooms {label_zooms[:3]} but its image {image_path.name} {zooms[:3]}; expected equal")
-    bad = np.setdiff1d(np.unique(label), LABELS)
-    if bad.size:
-        raise DataError(f"{label_path} has label values {bad[:5].tolist()} outside {{0, 1, 2, 3}} (0 bg, 1 RV, 2 MYO, 3 LV)")
-    return np.moveaxis(image, 2, 0), np.moveaxis(label, 2, 0).astype(np.uint8), (zooms[0], zooms[1], zooms[2])
+    image, label, zooms = read_pair(image_path, label_path, LABELS, "(0 bg, 1 RV, 2 MYO, 3 LV)")
+    return image, label.astype(np.uint8), zooms
 
 
 def read_cine(patient_dir: Path | str) -> tuple[np.ndarray, tuple[float, float, float]]:
@@ -212,49 +171,56 @@ def read_cine(patient_dir: Path | str) -> tuple[np.ndarray, tuple[float, float, 
     path = folder / f"{folder.name}_4d.nii.gz"
     if not path.is_file():
         raise DataError(f"missing {path}; expected the patient's 4D cine file (X, Y, slices, time)")
-    data, zooms = _read_nifti(path, np.float32)
+    data, zooms = read_nifti(path, np.float32)
     if data.ndim != 4 or len(zooms) < 3 or min(zooms[:3]) <= 0:
         raise DataError(f"{path} has shape {data.shape} and zooms {zooms}; expected a 4D sequence (X, Y, slices, time)")
     return np.ascontiguousarray(np.transpose(data, (3, 2, 0, 1))), (zooms[2], zooms[0], zooms[1])
 
 
 def preprocess_patient(record: PatientRecord, budget: Budget) -> list[Volume]:
-    """The ED and ES volumes of one patient at the budget's grid."""
+    """The ED and ES volumes of one patient at the budget's grid, each with its native grid."""
     volumes = []
     for phase in PHASES:
         image_path = record.image_path(phase)
-        image, label, (zx, zy, zs) = read_frame(image_path, record.label_path(phase))
-        image, label = resample_to_grid(image, label, (zx, zy), budget.spacing_mm, budget.image_size)
+        image, label, zooms = read_frame(image_path, record.label_path(phase))
+        meta = {"source": str(image_path), "frame": record.frames[phase], "source_spacing": [zooms[2], zooms[0], zooms[1]]}
         volumes.append(
-            Volume(
+            make_volume(
+                image,
+                label,
+                zooms,
+                budget,
                 case_id=f"{record.patient}_{phase}",
                 patient=record.patient,
                 group=record.group,
                 phase=phase,
-                image=normalise_intensity(image),
-                label=label,
-                spacing=(zs, float(budget.spacing_mm), float(budget.spacing_mm)),
-                meta={"source": str(image_path), "frame": record.frames[phase], "source_spacing": [zs, zx, zy]},
+                meta=meta,
             )
         )
     return volumes
 
 
+def scan_root(root: str, subfolder: str) -> tuple[Path, list[PatientRecord]]:
+    """The resolved folder of ``patientNNN/`` folders under ``root`` and every patient in it (Info.cfg read, files checked)."""
+    patient_root = find_patient_root(Path(root).expanduser(), subfolder).resolve()
+    return patient_root, scan_patients(patient_root)
+
+
+def record_stats(patient_root: Path, records: list[PatientRecord]) -> list[list[Any]]:
+    """Relative path, size and mtime_ns of every file the records' volumes are read from."""
+    return file_stats(patient_root, [path for rec in records for path in rec.files()])
+
+
 def cache_key(patient_root: Path, records: list[PatientRecord], budget: Budget) -> str:
     """Hash of everything the preprocessed arrays depend on (see the module docstring); ``patient_root`` is resolved."""
-    files = []
-    for rec in records:
-        for path in rec.files():
-            st = path.stat()
-            files.append([str(path.relative_to(patient_root)), st.st_size, st.st_mtime_ns])
     blob = {
         "version": PREPROCESS_VERSION,
         "root": str(patient_root),
-        "files": files,
+        "files": record_stats(patient_root, records),
         "spacing_mm": float(budget.spacing_mm),
         "image_size": int(budget.image_size),
     }
-    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:24]
+    return sha256_of(blob)[:24]
 
 
 def load_root(
@@ -271,24 +237,21 @@ def load_root(
         budget: gives the grid and the patient cap.
         progress: called with a line of text every 10 patients read.
     """
-    patient_root = find_patient_root(Path(root).expanduser(), subfolder).resolve()
-    records = select_patients(scan_patients(patient_root), budget.max_patients)
+    patient_root, records = scan_root(root, subfolder)
+    records = select_patients(records, budget.max_patients)
     path = cache_dir() / f"acdc-{cache_key(patient_root, records, budget)}.npz"
-    if path.is_file():
-        cached = load_cache(path)
-        if cached is not None:
-            if progress is not None:
-                progress(f"acdc: {len(records)} patients from cache {path}")
-            return cached
-    volumes: list[Volume] = []
-    for i, rec in enumerate(records):
-        volumes += preprocess_patient(rec, budget)
-        if progress is not None and ((i + 1) % 10 == 0 or i + 1 == len(records)):
-            progress(f"acdc: read {i + 1}/{len(records)} patients from {patient_root}")
-    try:
-        save_cache(path, volumes)
-    except OSError as err:  # a read-only or full cache folder costs speed, not correctness
-        warnings.warn(f"could not write the ACDC cache {path}: {err}", stacklevel=2)
+
+    def build() -> list[Volume]:
+        volumes: list[Volume] = []
+        for i, rec in enumerate(records):
+            volumes += preprocess_patient(rec, budget)
+            if progress is not None and ((i + 1) % 10 == 0 or i + 1 == len(records)):
+                progress(f"acdc: read {i + 1}/{len(records)} patients from {patient_root}")
+        return volumes
+
+    volumes, from_cache = load_or_build(path, build)
+    if from_cache and progress is not None:
+        progress(f"acdc: {len(records)} patients from cache {path}")
     return volumes
 
 
@@ -316,6 +279,30 @@ class ACDC:
     def __init__(self, config: ACDC.Config | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
+    def fingerprint(self) -> str:
+        """sha256 of the config and of the relative path, size and mtime_ns of every file of every patient
+        of ``root`` (and ``test_root``): Info.cfg and the ED/ES images and labels. Every patient
+        counts, whatever ``budget.max_patients`` later selects. Only the Info.cfg files are read.
+
+        Raises:
+            ConfigError / DataError: as :meth:`load`, for an unset or unusable root.
+        """
+        c = self.config
+        if not c.root:
+            raise ConfigError("dataset=acdc needs its data folder: set dataset.root=PATH (e.g. dataset.root=../shared/data/acdc)")
+        blob: dict[str, Any] = {"dataset": "acdc", "config": dataclasses.asdict(c)}
+        for key, root, subfolder in (("root", c.root, "training"), ("test_root", c.test_root, "testing")):
+            if root:
+                patient_root, records = scan_root(root, subfolder)
+                blob[key] = record_stats(patient_root, records)
+        return sha256_of(blob)
+
+    def validate(self, budget: Budget) -> None:
+        """Everything :meth:`load` checks, by loading: every file is read and checked before the
+        cache file is written (atomically), so an error leaves no cache behind and a clean pass
+        leaves the cache the trials then read."""
+        self.load(budget, 0)
+
     def load(self, budget: Budget, seed: int, progress: Callable[[str], None] | None = None) -> DatasetBundle:
         """Read (or fetch from the cache) the development pool and, under protocol ``roots``, the test set.
 
@@ -328,20 +315,12 @@ class ACDC:
             DataError: a missing, empty or malformed folder or file (the message names it).
         """
         c = self.config
-        if not c.root:
-            raise ConfigError("dataset=acdc needs its data folder: set dataset.root=PATH (e.g. dataset.root=../shared/data/acdc)")
-        roots = budget.protocol == "roots"
-        if roots and not c.test_root:
-            raise ConfigError("budget.protocol=roots with dataset=acdc needs dataset.test_root=PATH (the release's testing/)")
-        if c.test_root and not roots:
-            raise ConfigError(f"dataset.test_root is set but budget.protocol={budget.protocol}; use budget.protocol=roots")
-        volumes = load_root(c.root, "training", budget, progress)
-        if not roots:
-            return DatasetBundle(volumes=volumes)
-        test_volumes = load_root(c.test_root, "testing", budget, progress)
-        shared = sorted({v.patient for v in volumes} & {v.patient for v in test_volumes})
-        if shared:
-            raise ConfigError(
-                f"dataset.root and dataset.test_root share patients ({', '.join(shared[:5])}...); the test set must be unseen"
-            )
-        return DatasetBundle(volumes=volumes, test_volumes=test_volumes)
+        return bundle_from_roots(
+            "acdc",
+            c.root,
+            c.test_root,
+            budget,
+            lambda root, test: load_root(root, "testing" if test else "training", budget, progress),
+            root_example="../shared/data/acdc",
+            test_example="the release's testing/",
+        )

@@ -4,6 +4,11 @@ A dataset yields :class:`Volume` objects: one labelled short-axis stack (one tim
 patient) already resampled to the budget's in-plane spacing, cropped or padded to the budget's
 image size, and intensity-normalised. Everything downstream (splits, training, scoring, search)
 works on lists of volumes and never touches files.
+
+A volume read from a file also carries its :class:`NativeGrid`: the original label map and the
+geometry that took it to the harness grid, so predictions can be sent back and scored where the
+literature scores them (the ACDC challenge and nnU-Net score each volume on its own acquisition
+grid, with the header spacing).
 """
 
 from __future__ import annotations
@@ -19,6 +24,43 @@ from rtbench.registry import Registry
 
 
 @dataclass
+class NativeGrid:
+    """Where a :class:`Volume` came from: its original label map and the way back from the harness grid.
+
+    The forward transform (:func:`rtbench.datasets.preprocess.resample_to_grid`) maps a native
+    slice of ``shape[1:] = (X, Y)`` pixels to ``resized = (round(X * zoom_x), round(Y * zoom_y))``
+    pixels (zoom = native mm / harness mm), then centre crops or pads that to the harness size.
+    Harness pixel ``(i, j)`` is resized pixel ``(i + offset[0], j + offset[1])``: a positive offset
+    is a crop (those first rows were cut), a negative one a pad. The inverse is
+    :func:`rtbench.datasets.preprocess.to_native`.
+
+    Attributes:
+        label: uint8 (S, X, Y), the original label map in task classes (0 background, i + 1 for
+            ``task.classes[i]``), never cropped: structures outside the harness field of view stay
+            in it, so a prediction scored against it misses them.
+        spacing: (slice, row, col) spacing in mm of ``label``, from the NIfTI header zooms.
+        resized: in-plane size (rows, cols) after resampling, before the crop or pad.
+        offset: (rows, cols) crop (> 0) or pad (< 0) offset of the harness grid in the resized grid.
+    """
+
+    label: np.ndarray
+    spacing: tuple[float, float, float]
+    resized: tuple[int, int]
+    offset: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(S, X, Y) of the native label map."""
+        s, x, y = self.label.shape
+        return int(s), int(x), int(y)
+
+    @property
+    def zoom(self) -> tuple[float, float]:
+        """In-plane zoom factors native -> harness actually applied: ``resized / (X, Y)``."""
+        return self.resized[0] / self.shape[1], self.resized[1] / self.shape[2]
+
+
+@dataclass
 class Volume:
     """One short-axis stack at the harness grid.
 
@@ -26,11 +68,16 @@ class Volume:
         case_id: unique id, e.g. ``"patient001_ED"``.
         patient: patient id; splits are made over patients, never over frames or slices.
         group: stratification key (ACDC pathology group: NOR, MINF, DCM, HCM, RV).
-        phase: ``"ED"``, ``"ES"`` or ``"tNN"`` for other cine frames.
+        phase: ``"ED"``, ``"ES"``, ``"tNN"`` for other cine frames, or the name a file-based dataset
+            reads from the file name (``"NA"`` when it has none).
         image: float32 array, shape (S, H, W) with H = W = budget.image_size, normalised per volume.
         label: uint8 array, shape (S, H, W), values in {0: background, 1: RV, 2: MYO, 3: LV}
             for the cine task (task class i is label i).
         spacing: (slice, row, col) spacing in mm of ``image`` and ``label``.
+        native: the native label map and the way back to it (:class:`NativeGrid`); ``None`` when
+            the harness grid *is* the native grid (generated data such as synthetic-cine, drawn
+            directly on the harness grid): native-grid scores are then the grid scores.
+        meta: free-form provenance (source file, frame number); nothing downstream depends on it.
     """
 
     case_id: str
@@ -41,6 +88,7 @@ class Volume:
     label: np.ndarray
     spacing: tuple[float, float, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    native: NativeGrid | None = None
 
     @property
     def num_slices(self) -> int:
@@ -65,7 +113,11 @@ class DatasetBundle:
 
 
 class Dataset(Protocol):
-    """A dataset plug-in: a name, a task family, a Config dataclass and a loader."""
+    """A dataset plug-in: a name, a task family, a Config dataclass, a loader and two checks.
+
+    The driver calls :meth:`validate` (and :meth:`fingerprint`) before any trial starts, so a bad
+    file stops a submission at once with one line naming it instead of failing inside a trial.
+    """
 
     name: ClassVar[str]
     task: ClassVar[str]
@@ -75,6 +127,22 @@ class Dataset(Protocol):
 
     def load(self, budget: Budget, seed: int, progress: Callable[[str], None] | None = None) -> DatasetBundle:
         """Read or generate the data at the budget's grid. Deterministic given (config, budget, seed)."""
+        ...
+
+    def fingerprint(self) -> str:
+        """A 64-hex sha256 of the data this dataset reads: it changes when any of them changes.
+
+        File datasets hash the relative path, size and ``mtime_ns`` of every file they read (file
+        stats only, nothing is read) with their config; generated datasets hash their config and
+        a generator version. Raises ConfigError / DataError like :meth:`load` for a missing root.
+        """
+        ...
+
+    def validate(self, budget: Budget) -> None:
+        """A full validation pass on the driver: raise ConfigError / DataError (one line, naming
+        the file and what was expected) for a missing root, an unreadable or mismatched file, a
+        bad label value, a missing Info.cfg field or a NaN/inf voxel. Never leaves a partial cache
+        file behind (a file dataset may fill its cache, which the trials then read)."""
         ...
 
 

@@ -24,6 +24,10 @@ in physical millimetres, so a heart has a plausible size on any grid:
 
 Images are normalised per volume exactly as ACDC's (:func:`~rtbench.datasets.preprocess.normalise_intensity`).
 
+Native grid: the data are drawn on the harness grid, so that grid *is* their native grid. Volumes
+carry ``native=None``, which the scoring reads as "the native-grid scores are the grid scores"
+(:func:`rtbench.train.metrics.evaluate`); there is nothing to resample back.
+
 The data depend only on (config, budget): ``load``'s ``seed`` (the submission seed) is deliberately
 not used, so every submission on a board trains and is scored on the same patients and seeds
 measure training variance only. ``dataset.data_seed=N`` draws a different population. Patient i is
@@ -33,6 +37,7 @@ Outputs are bitwise identical for the same inputs on the same machine and numpy 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +47,12 @@ import numpy as np
 
 from rtbench.budgets import Budget
 from rtbench.datasets.base import DatasetBundle, Volume, register_dataset
-from rtbench.datasets.preprocess import normalise_intensity
+from rtbench.datasets.nifti import sha256_of
+from rtbench.datasets.preprocess import PREPROCESS_VERSION, normalise_intensity
 from rtbench.errors import ConfigError
+
+GENERATOR_VERSION = 1
+"""Bump whenever :func:`synthesize_patient` draws different data for the same inputs: part of :meth:`SyntheticCine.fingerprint`."""
 
 GROUPS = ("NOR", "DCM", "HCM", "MINF", "RV")
 ES_FRACTION = 0.35  # end-systole as a fraction of the R-R interval (ED is t = 0), rounded to a frame
@@ -140,8 +149,21 @@ class SyntheticCine:
     def __init__(self, config: SyntheticCine.Config | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
-    def load(self, budget: Budget, seed: int, progress: Callable[[str], None] | None = None) -> DatasetBundle:
-        """Generate the patients at the budget's grid. ``seed`` is not used (see the module docstring)."""
+    def fingerprint(self) -> str:
+        """sha256 of the config, :data:`GENERATOR_VERSION` and the shared preprocessing version (no file is read)."""
+        blob = {
+            "dataset": "synthetic-cine",
+            "config": dataclasses.asdict(self.config),
+            "generator": GENERATOR_VERSION,
+            "preprocess": PREPROCESS_VERSION,
+        }
+        return sha256_of(blob)
+
+    def validate(self, budget: Budget) -> None:
+        """The config checks of :meth:`load` (ConfigError); generated data have no file to check."""
+        self._patient_count(budget)
+
+    def _patient_count(self, budget: Budget) -> int:
         c = self.config
         for key, value, least in (("frames", c.frames, 2), ("slices", c.slices, 1), ("patients", c.patients, 0)):
             if value < least:
@@ -151,6 +173,12 @@ class SyntheticCine:
         count = c.patients or budget.synthetic_patients
         if count < 1:
             raise ConfigError(f"budget.synthetic_patients={count}: synthetic-cine needs at least one patient")
+        return count
+
+    def load(self, budget: Budget, seed: int, progress: Callable[[str], None] | None = None) -> DatasetBundle:
+        """Generate the patients at the budget's grid. ``seed`` is not used (see the module docstring)."""
+        c = self.config
+        count = self._patient_count(budget)
         volumes: list[Volume] = []
         for i in range(count):
             rng = np.random.default_rng(np.random.SeedSequence([c.data_seed, i]))
@@ -288,6 +316,7 @@ def synthesize_patient(
             label=np.ascontiguousarray(label[k]),
             spacing=spacing,
             meta={"frame": k, "cycle_fraction": float(t[k]), "lv_ef": lv_ef, "rv_ef": rv_ef},
+            native=None,  # drawn on the harness grid: it is the native grid (see the module docstring)
         )
         for k, phase in enumerate(phases)
     ]

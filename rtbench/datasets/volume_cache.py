@@ -1,7 +1,8 @@
 """A cache of preprocessed volumes: one uncompressed ``.npz`` per dataset, written atomically.
 
 A dataset decides the cache key (which files, grid and preprocessing version the arrays depend on);
-this module only stores and reads the volumes.
+this module only stores and reads the volumes, native grids included (each native label map
+flattened into one uint8 array, its shape and geometry in the JSON records).
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rtbench.datasets.base import Volume
+from rtbench.datasets.base import NativeGrid, Volume
 
 
 def cache_dir() -> Path:
@@ -25,8 +29,17 @@ def cache_dir() -> Path:
 def save_cache(path: Path, volumes: list[Volume]) -> None:
     """Write ``volumes`` to ``path`` (npz, uncompressed) atomically: a temporary file, then os.replace."""
     offsets = np.cumsum([0] + [v.num_slices for v in volumes])
+    natives = [v.native.label.ravel() for v in volumes if v.native is not None]
     records = [
-        {"case_id": v.case_id, "patient": v.patient, "group": v.group, "phase": v.phase, "spacing": v.spacing, "meta": v.meta}
+        {
+            "case_id": v.case_id,
+            "patient": v.patient,
+            "group": v.group,
+            "phase": v.phase,
+            "spacing": v.spacing,
+            "meta": v.meta,
+            "native": _native_record(v.native),
+        }
         for v in volumes
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +52,7 @@ def save_cache(path: Path, volumes: list[Volume]) -> None:
                 image=np.concatenate([v.image for v in volumes]),
                 label=np.concatenate([v.label for v in volumes]),
                 offsets=offsets,
+                native_label=np.concatenate(natives) if natives else np.zeros(0, np.uint8),
                 records=np.array(json.dumps(records)),
             )
         os.replace(tmp, path)
@@ -51,19 +65,60 @@ def load_cache(path: Path) -> list[Volume] | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             image, label, offsets = z["image"], z["label"], z["offsets"]
+            native_label = z["native_label"]
             records = json.loads(str(z["records"]))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        volumes = []
+        start = 0
+        for i, r in enumerate(records):
+            native = None
+            if r["native"] is not None:
+                n = r["native"]
+                size = int(np.prod(n["shape"]))
+                native = NativeGrid(
+                    label=native_label[start : start + size].reshape(n["shape"]),
+                    spacing=(float(n["spacing"][0]), float(n["spacing"][1]), float(n["spacing"][2])),
+                    resized=(int(n["resized"][0]), int(n["resized"][1])),
+                    offset=(int(n["offset"][0]), int(n["offset"][1])),
+                )
+                start += size
+            volumes.append(
+                Volume(
+                    case_id=r["case_id"],
+                    patient=r["patient"],
+                    group=r["group"],
+                    phase=r["phase"],
+                    image=image[offsets[i] : offsets[i + 1]],
+                    label=label[offsets[i] : offsets[i + 1]],
+                    spacing=(float(r["spacing"][0]), float(r["spacing"][1]), float(r["spacing"][2])),
+                    meta=r["meta"],
+                    native=native,
+                )
+            )
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None
-    return [
-        Volume(
-            case_id=r["case_id"],
-            patient=r["patient"],
-            group=r["group"],
-            phase=r["phase"],
-            image=image[offsets[i] : offsets[i + 1]],
-            label=label[offsets[i] : offsets[i + 1]],
-            spacing=(float(r["spacing"][0]), float(r["spacing"][1]), float(r["spacing"][2])),
-            meta=r["meta"],
-        )
-        for i, r in enumerate(records)
-    ]
+    return volumes
+
+
+def _native_record(native: NativeGrid | None) -> dict[str, Any] | None:
+    if native is None:
+        return None
+    return {"shape": list(native.shape), "spacing": list(native.spacing), "resized": list(native.resized), "offset": list(native.offset)}
+
+
+def load_or_build(path: Path, build: Callable[[], list[Volume]]) -> tuple[list[Volume], bool]:
+    """The volumes cached at ``path`` if usable, else ``build()`` stored there: ``(volumes, from_cache)``.
+
+    ``build`` validates everything it reads before returning, and the file is written only after
+    it returns (atomically), so an error never leaves a partial cache file. A cache folder that
+    cannot be written costs speed, not correctness: a warning, and the built volumes are returned.
+    """
+    if path.is_file():
+        cached = load_cache(path)
+        if cached is not None:
+            return cached, True
+    volumes = build()
+    try:
+        save_cache(path, volumes)
+    except OSError as err:
+        warnings.warn(f"could not write the dataset cache {path}: {err}", stacklevel=2)
+    return volumes, False

@@ -5,14 +5,26 @@ patients the method never saw (see DESIGN.md, "The one idea").
 """
 
 from rtbench.train.data import SliceDataset, slice_loader, split_patients, train_transforms
-from rtbench.train.metrics import evaluate, metric_names, predict_volume, score_volume, summarize, summarize_folds
-from rtbench.train.recipe import seed_everything, train_model
+from rtbench.train.metrics import (
+    evaluate,
+    metric_names,
+    predict_probabilities,
+    predict_volume,
+    row_metric_names,
+    score_volume,
+    summarize,
+    summarize_folds,
+)
+from rtbench.train.recipe import TrainingDiverged, seed_everything, train_model
 
 __all__ = [
     "SliceDataset",
+    "TrainingDiverged",
     "evaluate",
     "metric_names",
+    "predict_probabilities",
     "predict_volume",
+    "row_metric_names",
     "score_volume",
     "seed_everything",
     "slice_loader",

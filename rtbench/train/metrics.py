@@ -1,5 +1,16 @@
 """Scoring: slice-wise prediction of a volume, per-class 3D Dice and HD95 (MONAI), summaries.
 
+Where volumes are scored (the ACDC challenge's and nnU-Net's practice). A network predicts on the
+harness grid (``budget.spacing_mm``, ``budget.image_size``); its class probabilities are sent back
+to each volume's native grid (:func:`rtbench.datasets.preprocess.to_native`: crop / pad undone,
+probabilities resampled bilinearly, argmax) and scored there against the original label map,
+uncropped, with the native header spacing. Those are the primary ``dice_*`` / ``hd95_*`` figures;
+a structure cut off by the harness crop counts as missed there. The same row also holds the
+harness-grid scores (prediction against the resampled, cropped label at the harness spacing)
+under ``grid_dice_*`` / ``grid_hd95_*``. A volume without a native grid (``Volume.native is None``:
+synthetic data, drawn on the harness grid) has native scores equal to its grid scores, and its
+row says so (``"scored_on": "harness grid (native)"``).
+
 Per volume and foreground class c (label value ``i + 1`` for ``classes[i]``), with A the predicted
 and B the reference mask of the whole 3D stack:
 
@@ -22,6 +33,9 @@ Empty-class conventions (decided here, one rule for every method):
   class, which hides false positives, and infinity for a prediction-empty class, which breaks
   every mean; both are replaced by this finite penalty.
 
+Summaries are given over all volumes (pooled) and separately over the ED and the ES volumes
+(``Volume.phase``; other phases count only in the pooled figure): ``<metric>_ED``, ``<metric>_ES``.
+
 Every aggregation over classes, volumes and folds is NaN-aware (``numpy.nanmean`` /
 ``numpy.nanstd``); a mean over nothing but NaN is NaN. Standard deviations are population
 standard deviations (``ddof=0``), so a single volume or a single fold has std 0.
@@ -39,36 +53,69 @@ from monai.metrics import DiceMetric, HausdorffDistanceMetric
 from monai.networks.utils import one_hot
 from torch import nn
 
+from rtbench.datasets.preprocess import to_native
+
 if TYPE_CHECKING:
     from rtbench.datasets.base import Volume
     from rtbench.tasks import Task
 
-__all__ = ["evaluate", "metric_names", "predict_volume", "score_volume", "summarize", "summarize_folds"]
+__all__ = [
+    "GRID_PREFIX",
+    "PHASES",
+    "evaluate",
+    "metric_names",
+    "predict_probabilities",
+    "predict_volume",
+    "row_metric_names",
+    "score_volume",
+    "summarize",
+    "summarize_folds",
+]
+
+GRID_PREFIX = "grid_"
+"""Prefix of the harness-grid scores in a per-volume row (``grid_dice_RV``, ``grid_hd95_mean``...)."""
+
+PHASES = ("ED", "ES")
+"""Phases summarised separately besides the pooled figure: ``dice_mean_ED``, ``dice_mean_ES``..."""
 
 
-def metric_names(classes: Sequence[str]) -> list[str]:
-    """Per-volume metric keys, in table order: ``dice_<c>`` for each class, ``dice_mean``, then HD95."""
-    return [f"dice_{c}" for c in classes] + ["dice_mean"] + [f"hd95_{c}" for c in classes] + ["hd95_mean"]
+def metric_names(classes: Sequence[str], prefix: str = "") -> list[str]:
+    """Per-volume metric keys, in table order: ``dice_<c>`` for each class, ``dice_mean``, then HD95; each with ``prefix``."""
+    names = [f"dice_{c}" for c in classes] + ["dice_mean"] + [f"hd95_{c}" for c in classes] + ["hd95_mean"]
+    return [prefix + n for n in names]
 
 
-def predict_volume(model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16) -> np.ndarray:
-    """Segment ``volume`` slice by slice: argmax over the logits (B, C, H, W) of each batch of slices.
+def row_metric_names(classes: Sequence[str]) -> list[str]:
+    """Every metric key of an :func:`evaluate` row: the native-grid ones, then the ``grid_`` ones."""
+    return metric_names(classes) + metric_names(classes, GRID_PREFIX)
+
+
+def predict_probabilities(model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16) -> torch.Tensor:
+    """Class probabilities of ``volume``, slice by slice: softmax over the logits of each batch of slices.
 
     Runs in eval mode under ``torch.inference_mode`` and restores the model's previous mode.
-    Returns a uint8 array of shape (S, H, W) with values in {0, ..., C - 1}.
+    Returns a float32 CPU tensor (C, S, H, W).
     """
     was_training = model.training
     model.eval()
     image = torch.from_numpy(np.ascontiguousarray(volume.image, dtype=np.float32))
-    out = np.empty(image.shape, dtype=np.uint8)
+    parts = []
     try:
         with torch.inference_mode():
             for start in range(0, image.shape[0], batch_size):
                 x = image[start : start + batch_size].unsqueeze(1).to(device)
-                out[start : start + batch_size] = model(x).argmax(dim=1).to(torch.uint8).cpu().numpy()
+                parts.append(torch.softmax(model(x).float(), dim=1).cpu())
     finally:
         model.train(was_training)
-    return out
+    return torch.cat(parts).transpose(0, 1).contiguous()
+
+
+def predict_volume(model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16) -> np.ndarray:
+    """Segment ``volume`` on the harness grid: the argmax of :func:`predict_probabilities`.
+
+    Returns a uint8 array of shape (S, H, W) with values in {0, ..., C - 1}.
+    """
+    return predict_probabilities(model, volume, device, batch_size).argmax(dim=0).to(torch.uint8).numpy()
 
 
 def score_volume(pred: np.ndarray, label: np.ndarray, spacing: Sequence[float], classes: Sequence[str]) -> dict[str, float]:
@@ -114,34 +161,52 @@ def score_volume(pred: np.ndarray, label: np.ndarray, spacing: Sequence[float], 
 
 
 def evaluate(model: nn.Module, volumes: Sequence[Volume], task: Task, device: torch.device) -> list[dict[str, Any]]:
-    """Score ``model`` on every volume: one row per volume.
+    """Score ``model`` on every volume, on its native grid and on the harness grid: one row per volume.
 
-    Each row holds ``case_id``, ``patient``, ``phase``, ``group`` and the metrics of
-    :func:`score_volume` for ``task.classes``.
+    Each row holds ``case_id``, ``patient``, ``phase``, ``group``, ``scored_on``, the native-grid
+    metrics of :func:`score_volume` for ``task.classes`` (``dice_RV``...) and the harness-grid ones
+    under :data:`GRID_PREFIX` (``grid_dice_RV``...); see the module docstring.
     """
     model = model.to(device)
     rows = []
     for v in volumes:
-        pred = predict_volume(model, v, device)
-        row: dict[str, Any] = {"case_id": v.case_id, "patient": v.patient, "phase": v.phase, "group": v.group}
-        row.update(score_volume(pred, v.label, v.spacing, task.classes))
+        probs = predict_probabilities(model, v, device)
+        grid = score_volume(probs.argmax(dim=0).to(torch.uint8).numpy(), v.label, v.spacing, task.classes)
+        if v.native is None:
+            native, scored_on = grid, "harness grid (native)"
+        else:
+            native = score_volume(to_native(probs, v.native), v.native.label, v.native.spacing, task.classes)
+            scored_on = "native grid"
+        row: dict[str, Any] = {"case_id": v.case_id, "patient": v.patient, "phase": v.phase, "group": v.group, "scored_on": scored_on}
+        row.update(native)
+        row.update({GRID_PREFIX + k: x for k, x in grid.items()})
         rows.append(row)
     return rows
 
 
 def summarize(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> dict[str, float]:
-    """Mean and std of each metric across volumes (NaN-aware; population std).
+    """Mean and std of each metric across volumes (NaN-aware; population std), pooled and per phase.
 
-    Returns ``{"<metric>_mean", "<metric>_std" for metric in metric_names(classes)}`` plus
-    ``"volumes"``, the number of rows. A metric that is NaN in every row has mean and std NaN.
+    Returns ``{"<metric>_mean", "<metric>_std"}`` over all rows and ``{"<metric>_<P>_mean",
+    "<metric>_<P>_std"}`` over the rows of phase P in :data:`PHASES`, for every metric of
+    :func:`row_metric_names` present in the rows (native-grid and ``grid_`` ones), plus
+    ``"volumes"`` and ``"volumes_<P>"``, the row counts. A metric that is NaN in every row (or a
+    phase without rows) has mean and std NaN.
     """
+    names = [n for n in row_metric_names(classes) if any(n in r for r in rows)] or metric_names(classes)
     out: dict[str, float] = {}
-    for name in metric_names(classes):
-        values = np.array([float(r[name]) for r in rows], dtype=np.float64)
-        out[f"{name}_mean"] = _nanmean(values)
-        out[f"{name}_std"] = _nanstd(values)
-    out["volumes"] = len(rows)
+    for suffix, subset in _phase_subsets(rows):
+        for name in names:
+            values = np.array([float(r.get(name, np.nan)) for r in subset], dtype=np.float64)
+            out[f"{name}{suffix}_mean"] = _nanmean(values)
+            out[f"{name}{suffix}_std"] = _nanstd(values)
+        out[f"volumes{suffix}"] = len(subset)
     return out
+
+
+def _phase_subsets(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """``[("", all rows), ("_ED", ED rows), ("_ES", ES rows)]``: the key suffix and the rows of each summary."""
+    return [("", list(rows))] + [(f"_{p}", [r for r in rows if r.get("phase") == p]) for p in PHASES]
 
 
 def summarize_folds(per_fold_means: Sequence[Mapping[str, float]]) -> dict[str, float]:

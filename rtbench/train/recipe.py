@@ -18,6 +18,12 @@ its own final networks. The recipe (only the budget's numbers change it):
 * data: every slice of the training volumes once per epoch, shuffled, batch ``budget.batch_size``,
   MONAI augmentation (``rtbench.train.data.train_transforms``).
 
+Divergence: a loss that becomes NaN or infinite (a diverged optimisation, or a NaN that reached
+the network) stops the training with :class:`TrainingDiverged`, naming the epoch, the step and the
+loss; a diverged network is never scored. Each step's loss stays on the device and the check runs
+once per epoch (one host sync, as for the epoch's mean loss), so the error names the first bad step
+exactly; the rest of that epoch is wasted, no more.
+
 Determinism: :func:`seed_everything` seeds Python, NumPy and torch through
 ``monai.utils.set_determinism`` (which also sets ``cudnn.deterministic`` and turns
 ``cudnn.benchmark`` off); the loader's shuffling and augmentation draw from a generator seeded with
@@ -38,13 +44,18 @@ from monai.losses import DiceCELoss
 from monai.utils import set_determinism
 from torch import nn
 
+from rtbench.errors import RTBenchError
 from rtbench.train.data import slice_loader
 
 if TYPE_CHECKING:
     from rtbench.budgets import Budget
     from rtbench.datasets.base import Volume
 
-__all__ = ["seed_everything", "train_model"]
+__all__ = ["TrainingDiverged", "seed_everything", "train_model"]
+
+
+class TrainingDiverged(RTBenchError):
+    """The training loss became NaN or infinite; the message names the epoch, the step and the loss value."""
 
 
 def seed_everything(seed: int) -> None:
@@ -79,6 +90,9 @@ def train_model(
     Returns:
         ``{"epochs", "final_loss" (mean loss of the last epoch), "train_seconds", "slices" (training
         slices per epoch), "losses" (mean loss per epoch)}``.
+
+    Raises:
+        TrainingDiverged: a step's loss was NaN or infinite (see the module docstring).
     """
     if sum(v.num_slices for v in volumes) == 0:
         raise ValueError("train_model needs at least one training slice")
@@ -95,6 +109,7 @@ def train_model(
     for epoch in range(1, budget.epochs + 1):
         t0 = time.perf_counter()
         total = torch.zeros((), device=device)
+        step_losses: list[torch.Tensor] = []
         lr = scheduler.get_last_lr()[0]
         for batch in loader:
             x, y = batch["image"].to(device), batch["label"].to(device)
@@ -105,6 +120,8 @@ def train_model(
             lr = scheduler.get_last_lr()[0]
             scheduler.step()
             total += loss.detach() * x.shape[0]
+            step_losses.append(loss.detach())
+        _check_finite(torch.stack(step_losses), epoch, budget.epochs, budget.lr)
         mean_loss = float(total) / len(loader.dataset)  # one host sync per epoch
         losses.append(mean_loss)
         if on_epoch is not None:
@@ -116,3 +133,15 @@ def train_model(
         "slices": len(loader.dataset),
         "losses": losses,
     }
+
+
+def _check_finite(step_losses: torch.Tensor, epoch: int, epochs: int, lr: float) -> None:
+    """Raise :class:`TrainingDiverged` at the first non-finite loss of an epoch's steps (one host sync)."""
+    bad = (~torch.isfinite(step_losses)).nonzero()
+    if bad.numel():
+        step = int(bad[0, 0])
+        value = float(step_losses[step])
+        raise TrainingDiverged(
+            f"training diverged at epoch {epoch}/{epochs}, step {step + 1}/{step_losses.numel()}: loss {value} "
+            f"(budget.lr={lr:g}); a NaN/inf reached the network or the learning rate is too high for it"
+        )
