@@ -122,7 +122,7 @@ def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str
 
 def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report: Report) -> dict[str, Any]:
     from rtbench.train.metrics import evaluate, summarize
-    from rtbench.train.recipe import seed_everything, train_model
+    from rtbench.train.recipe import TrainingDiverged, seed_everything, train_model
 
     spec = spec_from_dict(spec_d)
     space = space_of(spec, cand_d["space"])
@@ -136,7 +136,10 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     seed = spec.seed * 1000 + fold
     seed_everything(seed)
     model = space.build(cand_d["genotype"], task, spec.budget.image_size).to(device)
-    stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m))
+    try:
+        stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m))
+    except TrainingDiverged as err:
+        raise TrainingDiverged(f"candidate {cand_d.get('label', '?')} ({cand_d.get('key', '?')}), fold {fold}: {err}") from err
     rows = evaluate(model, test_v, task, device)
     return {
         "fold": fold,

@@ -11,10 +11,11 @@ import torch
 
 from rtbench.budgets import get_budget
 from rtbench.datasets.base import Volume
+from rtbench.errors import RTBenchError
 from rtbench.methods import SearchContext
 from rtbench.spaces import SPACES
 from rtbench.tasks import CINE
-from rtbench.train import seed_everything, slice_loader, split_patients, train_model
+from rtbench.train import TrainingDiverged, seed_everything, slice_loader, split_patients, train_model
 
 SIZE = 32
 
@@ -159,3 +160,46 @@ def test_search_context_loaders_split_by_patient(tmp_path) -> None:
     train, val = ctx.loaders(val_fraction=0.5, batch_size=4)
     assert len(train.dataset) == len(val.dataset) == 8
     assert next(iter(train))["image"].shape == (4, 1, SIZE, SIZE)
+
+
+class NaNAfter(torch.nn.Module):
+    """A 1x1 conv whose output turns NaN from its ``bad``-th call on (a network that has diverged)."""
+
+    def __init__(self, bad: int) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 1)
+        self.bad, self.calls = bad, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        out = self.conv(x)
+        return out * float("nan") if self.calls >= self.bad else out
+
+
+def test_nan_loss_stops_training_naming_epoch_step_and_loss() -> None:
+    budget = replace(get_budget("smoke"), epochs=3, batch_size=4, lr=1e-3)  # 12 slices: 3 steps per epoch
+    epochs: list[dict] = []
+    with pytest.raises(TrainingDiverged, match=r"epoch 2/3, step 2/3: loss nan") as err:
+        train_model(NaNAfter(bad=5), make_volumes(), budget, 0, torch.device("cpu"), on_epoch=epochs.append)
+    assert isinstance(err.value, RTBenchError) and "budget.lr=0.001" in str(err.value)
+    assert [e["epoch"] for e in epochs] == [1]  # the diverged epoch is not reported as a finished one
+
+
+def test_a_huge_learning_rate_diverges_into_an_error() -> None:
+    """Adam moves each weight by about lr per step: at 1e20 a network without normalisation overflows to NaN.
+    (At lr=1e6 the loss of this network reaches 1e19 but stays finite: only NaN/inf is refused.)"""
+    budget = replace(get_budget("smoke"), epochs=4, batch_size=4, lr=1e20)
+    seed_everything(0)
+    conv = torch.nn.Conv2d
+    model = torch.nn.Sequential(conv(1, 8, 3, padding=1), torch.nn.ReLU(), conv(8, 8, 3, padding=1), torch.nn.ReLU(), conv(8, 4, 1))
+    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch \d/4, step \d/3: loss (nan|inf)"):
+        train_model(model, make_volumes(), budget, 0, torch.device("cpu"))
+
+
+def test_nan_input_is_a_diverged_training() -> None:
+    vols = make_volumes()
+    vols[0].image[0, 3, 3] = np.nan
+    budget = replace(get_budget("smoke"), epochs=1, batch_size=16)
+    seed_everything(0)
+    with pytest.raises(TrainingDiverged, match="epoch 1/1, step 1/1"):
+        train_model(tiny_unet(), vols, budget, 0, torch.device("cpu"))
