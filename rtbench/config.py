@@ -72,6 +72,8 @@ class RunSpec:
     seed: int
     budget_overridden: bool = False
     method_provenance: dict[str, str] = field(default_factory=dict)
+    data_fingerprint: str = ""
+    data_label: str = ""
     device: str = "auto"
     ray: RayOptions = field(default_factory=RayOptions)
     runs_dir: str = "runs"
@@ -84,6 +86,7 @@ class RunSpec:
             "method_provenance": self.method_provenance,
             "dataset": self.dataset,
             "dataset_config": self.dataset_config,
+            "data_fingerprint": self.data_fingerprint,
             "task": self.task,
             "hardware": self.hardware.to_dict(),
             "budget": dataclasses.asdict(self.budget),
@@ -105,8 +108,13 @@ class RunSpec:
 
     @property
     def board(self) -> str:
-        """task/dataset/hardware/budget: rows on different boards are never compared."""
-        return f"{self.task}/{self.dataset}/{self.hardware.name}/{self.budget_label}"
+        """task/dataset/hardware/budget: rows on different boards are never compared.
+
+        The dataset part is ``data_label``: the dataset's name, followed by ``@`` and the first 6
+        hex digits of the data fingerprint when the data come from files or a non-default config
+        (``acdc@3fa2c1``), so rows trained on different data never share a board.
+        """
+        return f"{self.task}/{self.data_label or self.dataset}/{self.hardware.name}/{self.budget_label}"
 
     @property
     def run_id(self) -> str:
@@ -125,6 +133,7 @@ class RunSpec:
             run_id=self.run_id,
             config_hash=self.config_hash,
             budget_label=self.budget_label,
+            data_label=self.data_label,
             device=self.device,
             ray=dataclasses.asdict(self.ray),
         )
@@ -212,6 +221,19 @@ def _absolute_roots(cfg: Any) -> Any:
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
+def _data_identity(name: str, cls: type, cfg: Any) -> tuple[str, str]:
+    """(the data fingerprint, the board's dataset label) of dataset ``name`` with config ``cfg``.
+
+    The fingerprint (``Dataset.fingerprint``: file paths, sizes and mtimes, or a generator's config)
+    goes into the run id, so fixing a file and resubmitting trains again. The label shows it when
+    the data are files or a non-default config.
+    """
+    fingerprint = cls(cfg).fingerprint()
+    default = dataclasses.asdict(_default_config(cls.Config, "dataset", f"dataset '{name}'"))
+    from_files = any(f.name.endswith("root") and getattr(cfg, f.name) for f in dataclasses.fields(cfg))
+    return fingerprint, f"{name}@{fingerprint[:6]}" if from_files or dataclasses.asdict(cfg) != default else name
+
+
 def typed_args(overrides: dict[str, str], schema: dict[str, type], prefix: str = "") -> dict[str, Any]:
     """Convert raw ``key=value`` strings by ``schema``; one-line errors name ``<prefix>key`` and the valid keys."""
     out: dict[str, Any] = {}
@@ -248,6 +270,7 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     owner = f"dataset '{top['dataset']}'"
     dataset_cfg = _merge_dataclass(_default_config(dataset_cls.Config, "dataset", owner), grouped["dataset"], "dataset", owner)
     dataset_cfg = _absolute_roots(dataset_cfg)
+    fingerprint, data_label = _data_identity(top["dataset"], dataset_cls, dataset_cfg)
     task = get_task(top.get("task") or dataset_cls.task)
     if "task" in raw and task.name != dataset_cls.task:
         raise ConfigError(f"task='{task.name}' does not match dataset '{top['dataset']}', which is a '{dataset_cls.task}' dataset")
@@ -274,6 +297,8 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
         method=top["method"],
         method_config=dataclasses.asdict(method_cfg),
         method_provenance=provenance(method_cls),
+        data_fingerprint=fingerprint,
+        data_label=data_label,
         dataset=top["dataset"],
         dataset_config=dataclasses.asdict(dataset_cfg),
         task=task.name,
@@ -300,6 +325,8 @@ def spec_from_dict(d: dict[str, Any]) -> RunSpec:
         seed=int(d["seed"]),
         budget_overridden="+" in d.get("budget_label", ""),
         method_provenance=dict(d.get("method_provenance", {})),
+        data_fingerprint=d.get("data_fingerprint", ""),
+        data_label=d.get("data_label", ""),
         device=d.get("device", "auto"),
         ray=RayOptions(**d.get("ray", {})),
     )
