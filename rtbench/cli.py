@@ -1,7 +1,7 @@
 """``bench``: the command line of rtbench.
 
     bench submit [key=value ...]       search, train, score and time one method; write its record
-    bench runs [runs.dir=PATH]         list run records
+    bench runs [runs.dir=PATH]         list run folders: complete, partial, tampered, unsealed, no record
     bench leaderboard [runs.dir=PATH]  constraint-checked table per board
     bench methods                      registered methods, one line each
     bench profile hardware=NAME space=NAME [budget=quick]        build/resume a latency lookup table
@@ -33,12 +33,18 @@ def _echo(line: str) -> None:
 
 def _runs_dir(args: list[str]) -> Path:
     from rtbench.config import parse_overrides
+    from rtbench.runfolder import check_store
 
     kv = parse_overrides(args)
     unknown = [k for k in kv if k != "runs.dir"]
     if unknown:
         raise RTBenchError(f"unknown key '{unknown[0]}'; valid keys: runs.dir")
-    return Path(kv.get("runs.dir", "runs"))
+    return check_store(kv.get("runs.dir", "runs"))
+
+
+def _warn(line: str) -> None:
+    """One line on stderr: a problem with the run store that does not stop the command."""
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def _print_frame(title: str, df: Any) -> None:
@@ -68,33 +74,43 @@ def cmd_submit(args: list[str]) -> int:
     for f in rec["failures"]:
         _echo(f"failed: {f['unit']}: {f['error']}")
     _echo(f"record: {RunFolder(result.run_dir).record}  (status: {rec['status']})")
+    if result.stopped_by_user:
+        _echo("interrupted (Ctrl-C): run the same command again to resume (finished trials are not re-run)")
+        return 130
     if result.interrupted:
         _echo("the run is incomplete: run the same command again to resume (finished trials are not re-run)")
         return 1
     return 0
 
 
+_NO_RECORD = {"no record": "incomplete (no record yet)", "bad record": "incomplete (unreadable record)"}
+
+
 def cmd_runs(args: list[str]) -> int:
+    """Every run folder, with its record's status, or what is wrong with its record (tampered, unsealed, none)."""
     import pandas as pd
 
-    from rtbench.records import iter_records
+    from rtbench.store import board_of, scan_runs
 
+    runs_dir = _runs_dir(args)
     rows = []
-    for _path, rec in iter_records(_runs_dir(args)):
-        best = max((c.get("metrics", {}).get("dice_mean") or float("nan") for c in rec["candidates"]), default=float("nan"))
+    for entry in scan_runs(runs_dir, warn=_warn):
+        rec = entry.record if entry.state in ("ok", "tampered", "unsealed") else None
+        status = {"ok": str(entry.field("status")), **_NO_RECORD}
+        best = entry.best_dice()
         rows.append(
             {
-                "board": rec["board"],
-                "run": rec["run_id"],
-                "method": rec["config"]["method"],
-                "status": rec["status"],
-                "candidates": len(rec["candidates"]),
-                "best Dice": "-" if pd.isna(best) else f"{best:.3f}",
-                "updated": rec["updated"],
+                "board": board_of(entry),
+                "run": entry.field("run_id", entry.folder.root.name),
+                "method": entry.method,
+                "status": status.get(entry.state, entry.state),
+                "candidates": len(rec["candidates"]) if rec else "-",
+                "best Dice": "-" if best is None else f"{best:.3f}",
+                "updated": entry.field("updated", "-"),
             }
         )
     if not rows:
-        _echo(f"no run records under {_runs_dir(args)}")
+        _echo(f"no run records under {runs_dir}")
         return 0
     _print_frame("Runs", pd.DataFrame(rows))
     return 0
@@ -103,7 +119,7 @@ def cmd_runs(args: list[str]) -> int:
 def cmd_leaderboard(args: list[str]) -> int:
     from rtbench.leaderboard.table import collect, rank_board, render_board
 
-    df = collect(_runs_dir(args))
+    df = collect(_runs_dir(args), warn=_warn)
     if df.empty:
         _echo(f"no run records under {_runs_dir(args)}")
         return 0

@@ -3,21 +3,25 @@
 The folder's layout is ``rtbench.runfolder``. A unit file is the unit of resume: a trial whose
 file says ``"status": "ok"`` never runs again. A failed trial's file keeps its error (and, for an
 exception, its traceback) and is retried on the next submission; it is never counted as a result.
+
+Unit files and records are sealed (``rtbench.jsonio.seal``: a SHA-256 over the rest of the file).
+A unit file that cannot be read, has the wrong shape or no longer matches its hash counts as not
+done: its trial runs again, after a one-line warning naming the file. (A unit file without a hash,
+from before files were sealed, is still accepted.) Reading the run store is ``rtbench.store``.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rtbench.jsonio import read_json, write_json_atomic
-from rtbench.runfolder import RunFolder, record_paths
+from rtbench.jsonio import read_json, seal_state, write_json_sealed
+from rtbench.runfolder import RunFolder
 from rtbench.tasks import get_task
 
 SCHEMA = "rtbench.run/1"
@@ -26,9 +30,39 @@ SCHEMA = "rtbench.run/1"
 # ----------------------------------------------------------------------------- units
 
 
+UNIT_KEYS = ("unit", "stage", "status", "invocation")
+_warned: set[str] = set()
+
+
+def warn_once(line: str) -> None:
+    """Print ``warning: <line>`` on stderr, once per process for the same line."""
+    if line not in _warned:
+        _warned.add(line)
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
+def read_unit_file(path: Path) -> dict[str, Any] | None:
+    """The unit file at ``path``; None when there is none, or (with a warning) when it is unreadable, misshapen or modified."""
+    if not path.is_file():
+        return None
+    try:
+        u = read_json(path)
+    except (OSError, ValueError) as err:  # ValueError: JSONDecodeError, UnicodeDecodeError
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        warn_once(f"unit file {path} is unreadable ({why}): its trial counts as not done and runs again")
+        return None
+    if not isinstance(u, dict) or any(k not in u for k in UNIT_KEYS) or (u["status"] == "ok" and not isinstance(u.get("payload"), dict)):
+        warn_once(f"unit file {path} is not a unit record (needs {', '.join(UNIT_KEYS)}): its trial counts as not done and runs again")
+        return None
+    if seal_state(u) == "tampered":
+        warn_once(f"unit file {path} was modified after it was written (integrity hash mismatch): its trial is not done and runs again")
+        return None
+    return u
+
+
 def load_unit(run_dir: Path, unit: str) -> dict[str, Any] | None:
-    p = RunFolder(run_dir).unit(unit)
-    return read_json(p) if p.is_file() else None
+    """Unit ``unit`` of ``run_dir`` (see :func:`read_unit_file`)."""
+    return read_unit_file(RunFolder(run_dir).unit(unit))
 
 
 def unit_done(run_dir: Path, unit: str) -> bool:
@@ -39,8 +73,8 @@ def unit_done(run_dir: Path, unit: str) -> bool:
 def save_unit(
     run_dir: Path, unit: str, stage: str, status: str, invocation: str, payload: Any = None, error: str = "", trace: str = ""
 ) -> None:
-    """Write the unit file of ``unit``: its status, the payload of a finished trial, or a failed one's error and traceback."""
-    write_json_atomic(
+    """Write the unit file of ``unit``, sealed: its status, the payload of a finished trial, or a failed one's error and traceback."""
+    write_json_sealed(
         RunFolder(run_dir).unit(unit),
         {
             "unit": unit,
@@ -144,8 +178,8 @@ def assemble(
         rows.append(row)
     units = RunFolder(run_dir).units
     for p in sorted(units.glob("*.json")) if units.is_dir() else []:
-        u = read_json(p)
-        if u.get("status") != "ok":
+        u = read_unit_file(p)
+        if u is not None and u.get("status") != "ok":
             failures.append({"unit": u["unit"], "stage": u["stage"], "error": u.get("error", ""), "trace": u.get("trace", "")})
     complete = bool(rows) and all(r["complete"] for r in rows)
     return {
@@ -163,17 +197,3 @@ def assemble(
         "candidates": rows,
         "failures": failures,
     }
-
-
-def iter_records(runs_dir: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every readable ``record.json`` under ``runs_dir`` (a corrupt one is skipped with a warning)."""
-    for p in record_paths(runs_dir):
-        try:
-            rec = read_json(p)
-        except (OSError, json.JSONDecodeError) as err:
-            print(f"warning: skipping unreadable run record {p}: {err}")
-            continue
-        if rec.get("schema") != SCHEMA:
-            print(f"warning: skipping {p}: schema {rec.get('schema')!r}, expected {SCHEMA!r}")
-            continue
-        yield p, rec

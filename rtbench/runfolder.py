@@ -2,12 +2,13 @@
 
 ``runs/<board with / as __>/<run-id>/``::
 
-    spec.json          the resolved config (RunSpec.to_dict())
+    spec.json          the resolved config (RunSpec.to_dict()), written first
+    submit.lock        held (fcntl.flock) by the one ``bench submit`` running this run (``rtbench.runlock``)
     units/<unit>.json  one file per finished or failed trial (search, train x fold, measure)
     search_ckpt/       the method's own checkpoints (``SearchContext.checkpoint_dir``)
     tune/              Ray Tune's experiment folders
     reproduce/         tables a ``bench reproduce`` wrote from this run
-    record.json        the assembled run record (``rtbench.records``)
+    record.json        the assembled run record (``rtbench.records``), sealed with an integrity hash
 
 A unit file is the unit of resume: a trial whose file says ``"status": "ok"`` never runs again.
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from rtbench.errors import ConfigError
 
 
 def board_folder(board: str) -> str:
@@ -43,6 +46,10 @@ class RunFolder:
         return self.root / "record.json"
 
     @property
+    def lock(self) -> Path:
+        return self.root / "submit.lock"
+
+    @property
     def units(self) -> Path:
         return self.root / "units"
 
@@ -65,3 +72,23 @@ class RunFolder:
 def record_paths(runs_dir: Path) -> list[Path]:
     """Every ``record.json`` of the run store ``runs_dir``, sorted."""
     return sorted(runs_dir.glob("*/*/record.json")) if runs_dir.is_dir() else []
+
+
+def run_folders(runs_dir: Path) -> list[RunFolder]:
+    """Every run folder of the run store ``runs_dir`` (one holding a ``spec.json`` or a ``record.json``), sorted."""
+    if not runs_dir.is_dir():
+        return []
+    found = {p.parent for pattern in ("*/*/spec.json", "*/*/record.json") for p in runs_dir.glob(pattern)}
+    return [RunFolder(p.resolve()) for p in sorted(found)]
+
+
+def check_store(runs_dir: str | Path) -> Path:
+    """``runs_dir`` as a Path, or ConfigError naming it when it (or a folder above it) is not a folder."""
+    path = Path(runs_dir)
+    for p in (path, *path.absolute().parents):
+        if p.exists() and not p.is_dir():
+            what = f"runs.dir={runs_dir}" if p == path else f"runs.dir={runs_dir}: {p}"
+            raise ConfigError(f"{what} is a file, not a folder: point runs.dir at a folder (it is created if missing)")
+        if p.exists():
+            break
+    return path

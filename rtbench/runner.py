@@ -11,34 +11,44 @@ ours: a driver-side Tune callback writes ``units/<unit>.json`` the moment a tria
 final payload, and a resubmission launches trials only for units without an ``ok`` file. Failed
 trials are recorded with their error, never counted, and retried on the next submission.
 
-Ray: a local Ray on this machine's CPUs (no dashboard) unless ``ray.address=`` or RAY_ADDRESS
-names a cluster; an already-initialised Ray (e.g. the test session's) is reused.
+One submission at a time per run folder: ``submit`` holds an OS file lock on the folder's
+``submit.lock`` throughout and refuses, naming the holder, when another process holds it
+(``rtbench.runlock``). Ctrl-C stops the whole submission, not just the running stage: the running
+trials are stopped, no further stage starts, the record is written (partial) and the lock is
+released; a second Ctrl-C stops at once. The record is sealed with an integrity hash.
+
+Ray: a private local Ray on this machine's CPUs (no dashboard) unless ``ray.address=`` or
+RAY_ADDRESS names a cluster; an already-initialised Ray (e.g. the test session's) is reused
+(``rtbench.raysession``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rtbench.config import RunSpec
-from rtbench.errors import RTBenchError
-from rtbench.hardware.profile import load_profile, profile_names
-from rtbench.jsonio import write_json_atomic
+from rtbench.errors import ConfigError, RTBenchError
+from rtbench.jsonio import write_json_atomic, write_json_sealed
+from rtbench.raysession import ensure_ray, local_resources, quiet_ray
 from rtbench.records import assemble, load_unit, save_unit, unit_done
-from rtbench.runfolder import RunFolder
+from rtbench.runfolder import RunFolder, check_store
+from rtbench.runlock import submission_lock
 
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter honours verbose=0; we print our own progress
-os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+__all__ = ["SubmissionResult", "Unit", "ensure_ray", "local_resources", "submit"]
+quiet_ray()
 
 Printer = Callable[[str], None]
 
@@ -58,38 +68,23 @@ class SubmissionResult:
     record: dict[str, Any]
     launched: list[str] = field(default_factory=list)
     interrupted: bool = False
+    stopped_by_user: bool = False  # Ctrl-C
+
+
+class StopFlag:
+    """Set by Ctrl-C, read by the Tune stopper. A plain attribute, not a threading.Event: Tune pickles its stopper."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 # ----------------------------------------------------------------------------- Ray session
-
-
-def ensure_ray(spec: RunSpec, echo: Printer) -> None:
-    """Connect to the cluster named by ray.address / RAY_ADDRESS, or start a local Ray."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    logging.getLogger("ray").setLevel(logging.ERROR)
-    address = spec.ray.address or os.environ.get("RAY_ADDRESS", "")
-    common = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, configure_logging=True)
-    if address:
-        echo(f"ray: connecting to {address}")
-        ray.init(address=address, **common)
-        return
-    ray.init(num_cpus=os.cpu_count() or 1, resources=local_resources(spec), **common)
-
-
-def local_resources(spec: RunSpec) -> dict[str, float]:
-    """Capacity-1 custom resources for every profile this machine can host."""
-    import torch
-
-    out = {}
-    for name in profile_names():
-        p = load_profile(name)
-        if p.device == "cpu" or torch.cuda.is_available():
-            out[p.resource] = 1.0
-    out[spec.hardware.resource] = 1.0
-    return out
 
 
 def _cluster_cpus() -> float:
@@ -193,18 +188,21 @@ def _make_callback(run_dir: Path, invocation: str, echo: Printer, stop_after: in
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             unit = trial.config["unit"]
+            if state["stop"].is_set():  # a worker that Ctrl-C reached too: not a failure of the unit
+                echo(f"[{unit}] stopped")
+                return
             save_unit(run_dir, unit, unit.split("-")[0], "error", invocation, error=f"trial crashed: {trial.error_file or 'see Ray logs'}")
             state["failed"].append(unit)
             echo(f"[{unit}] CRASHED (see {trial.error_file})")
 
     class StopAfter(tune.Stopper):
-        """Stops every trial once ``stop_after`` units finished (a simulated interruption)."""
+        """Stops every trial on Ctrl-C, or once ``stop_after`` units finished (a simulated interruption)."""
 
         def __call__(self, trial_id: str, result: dict) -> bool:
             return self.stop_all()
 
         def stop_all(self) -> bool:
-            return stop_after is not None and len(state["done"]) >= stop_after
+            return state["stop"].is_set() or (stop_after is not None and len(state["done"]) >= stop_after)
 
     return UnitWriter(), StopAfter()
 
@@ -239,6 +237,9 @@ def _run_stage(
 ) -> None:
     from ray import tune
 
+    if state["stop"].is_set():
+        echo(f"== {stage}: not started (Ctrl-C)")
+        return
     todo = [u for u in units if not unit_done(run_dir, u.id)]
     skipped = len(units) - len(todo)
     echo(f"== {stage}: {len(todo)} trial(s) to run" + (f", {skipped} already finished" if skipped else ""))
@@ -277,21 +278,65 @@ def _git_sha() -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops(stop: StopFlag, echo: Printer) -> Iterator[None]:
+    """Meanwhile, a first Ctrl-C sets ``stop`` (trials are stopped, no further stage starts); a second raises KeyboardInterrupt.
+
+    Ray Tune's own SIGINT handler is switched off: it would end only the running stage and let
+    the next one start. Outside the main thread (no signals there) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        echo("Ctrl-C: stopping the running trials and writing the record (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _make_run_dir(spec: RunSpec) -> Path:
+    """The run folder, created; ConfigError naming runs.dir when it (or a folder on the way) is a file."""
+    check_store(spec.runs_dir)
+    run_dir = spec.folder.root
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"runs.dir={spec.runs_dir}: cannot create the run folder {run_dir} ({err.strerror or err})") from None
+    return run_dir
+
+
 def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) -> SubmissionResult:
-    """Run (or resume) one submission and write its record.
+    """Run (or resume) one submission and write its record, holding the run folder's lock throughout.
 
     ``stop_after``: stop every trial once that many units have finished in this call (used by the
-    resume test to simulate an interruption).
+    resume test to simulate an interruption). RunLocked when another process is submitting the
+    same run; ConfigError when runs.dir is a file.
     """
+    run_dir = _make_run_dir(spec)
+    invocation = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    state: dict[str, Any] = {"done": [], "failed": [], "launched": [], "stop": StopFlag()}
+    with submission_lock(spec.folder.lock, invocation), _ctrl_c_stops(state["stop"], echo):
+        record = _submit_locked(spec, run_dir, invocation, echo, stop_after, state)
+    stopped = state["stop"].is_set()
+    interrupted = record["status"] != "complete"
+    return SubmissionResult(run_dir=run_dir, record=record, launched=state["launched"], interrupted=interrupted, stopped_by_user=stopped)
+
+
+def _submit_locked(spec: RunSpec, run_dir: Path, invocation: str, echo: Printer, stop_after: int | None, state: dict[str, Any]) -> dict:
     folder = spec.folder
-    run_dir = folder.root
-    run_dir.mkdir(parents=True, exist_ok=True)
     spec_d = spec.to_dict()
     write_json_atomic(folder.spec, spec_d)
-    invocation = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     echo(f"run {spec.run_id} on board {spec.board}\n  folder: {run_dir}")
     ensure_ray(spec, echo)
-    state: dict[str, Any] = {"done": [], "failed": [], "launched": []}
     driver_env = {"git_sha": _git_sha(), "submitted_with": invocation}
 
     t0 = time.perf_counter()
@@ -319,9 +364,7 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
 
     record = assemble(run_dir, spec_d, candidates, n_folds, driver_env)
     record["wall_seconds_last_submission"] = time.perf_counter() - t0
-    write_json_atomic(folder.record, record)
-    interrupted = record["status"] != "complete"
-    return SubmissionResult(run_dir=run_dir, record=record, launched=state["launched"], interrupted=interrupted)
+    return write_json_sealed(folder.record, record)
 
 
 def _n_folds(spec: RunSpec) -> int:

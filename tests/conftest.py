@@ -30,22 +30,23 @@ def acdc_root() -> Path:
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray for the whole test run (the runner reuses an initialised Ray)."""
+    """One private local Ray for the whole test run (the runner reuses an initialised Ray).
+
+    ``address="local"`` (``rtbench.raysession.start_private_ray``): never attaches to another Ray on
+    the machine, e.g. another test run's or one named by a stale ``ray_current_cluster`` file.
+    """
     import ray
 
     from rtbench.config import resolve
-    from rtbench.runner import local_resources
+    from rtbench.raysession import local_resources, quiet_ray, start_private_ray
 
     if not ray.is_initialized():
-        ray.init(
-            num_cpus=os.cpu_count() or 1,
-            resources=local_resources(resolve(["budget=smoke"])),
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level="ERROR",
-            runtime_env={
-                "env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS_DIR), str(PLUGINS / "good"), os.environ.get("PYTHONPATH", "")])}
-            },  # noqa: E501
+        quiet_ray()
+        pythonpath = os.pathsep.join([str(TESTS_DIR), str(PLUGINS / "good"), os.environ.get("PYTHONPATH", "")])
+        start_private_ray(
+            os.cpu_count() or 1,
+            local_resources(resolve(["budget=smoke"])),
+            runtime_env={"env_vars": {"PYTHONPATH": pythonpath}},
         )
     yield ray
     ray.shutdown()

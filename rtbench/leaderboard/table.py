@@ -4,7 +4,9 @@ One row per (run, candidate). Rows on different boards (task/dataset/hardware/bu
 compared. Ranking: feasible rows first (every real-time constraint met, latency checked on p90),
 then by mean Dice; a row that breaks a constraint stays on the board, marked with what it broke,
 and never ranks above a feasible row. Rows whose training or measurement is incomplete are listed
-last and never ranked.
+last and never ranked. Only trusted records are read (``rtbench.store.iter_records``): a record of
+the wrong shape or schema, or one whose integrity hash no longer matches its content (modified
+since the harness wrote it), is left out with a one-line warning naming it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from rtbench.records import iter_records
+from rtbench.records import warn_once
+from rtbench.store import Warn, iter_records
 from rtbench.tasks import get_task
 
 
@@ -55,9 +58,9 @@ def candidate_row(rec: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def collect(runs_dir: Path) -> pd.DataFrame:
-    """Every candidate of every run record under ``runs_dir`` as one DataFrame row."""
-    rows = [candidate_row(rec, cand) for _, rec in iter_records(runs_dir) for cand in rec.get("candidates", [])]
+def collect(runs_dir: Path, warn: Warn = warn_once) -> pd.DataFrame:
+    """Every candidate of every trusted run record under ``runs_dir`` as one DataFrame row; ``warn`` hears of the rest."""
+    rows = [candidate_row(rec, cand) for _, rec in iter_records(runs_dir, warn) for cand in rec.get("candidates", [])]
     return pd.DataFrame(rows)
 
 
