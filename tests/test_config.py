@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from test_datasets_acdc import make_root
 
 from rtbench.config import parse_overrides, resolve
 from rtbench.errors import ConfigError
@@ -80,9 +83,21 @@ def test_parse_overrides_keeps_equals_in_values():
 
 
 def test_dataset_root_is_made_absolute_and_checked(tmp_path, monkeypatch):
-    (tmp_path / "data").mkdir()
+    make_root(tmp_path / "data")
     monkeypatch.chdir(tmp_path)
     spec = resolve(["dataset=acdc", "dataset.root=data"])
     assert spec.dataset_config["root"] == str((tmp_path / "data").resolve())
+    assert spec.board.startswith(f"cine/acdc@{spec.data_fingerprint[:6]}/")
+
+
+def test_fixing_a_data_file_gives_a_new_run_id(tmp_path):
+    root = make_root(tmp_path / "data")
+    before = resolve(["dataset=acdc", f"dataset.root={root}"])
+    assert resolve(["dataset=acdc", f"dataset.root={root}"]).run_id == before.run_id
+    image = sorted(root.glob("patient*/patient*_frame01.nii.gz"))[0]
+    image.write_bytes(image.read_bytes())  # the same bytes, rewritten: a new mtime, as after fixing the file
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    after = resolve(["dataset=acdc", f"dataset.root={root}"])
+    assert after.data_fingerprint != before.data_fingerprint and after.run_id != before.run_id
     with pytest.raises(ConfigError, match=r"dataset.root='nowhere' does not exist"):
         resolve(["dataset=acdc", "dataset.root=nowhere"])
