@@ -6,6 +6,8 @@ Most tests write tiny fake ACDC folders (official layout, a few pixels) with nib
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -192,6 +194,15 @@ def _corrupt_image(folder: Path) -> Path:
     return path
 
 
+def _nan_image(folder: Path) -> Path:
+    path = folder / "patient001_frame01.nii.gz"
+    image = np.ones((20, 18, 3), dtype=np.float32)
+    image[2, 3, 1] = np.nan
+    image[4, 3, 1] = np.inf
+    write_nifti(path, image, (1.5, 1.5, 10.0))
+    return path
+
+
 def _missing_label(folder: Path) -> Path:
     path = folder / "patient001_frame04_gt.nii.gz"
     path.unlink()
@@ -207,6 +218,7 @@ def _missing_label(folder: Path) -> Path:
         (_label_out_of_range, "outside"),
         (_corrupt_image, "cannot read NIfTI"),
         (_missing_label, "missing"),
+        (_nan_image, "has 2 NaN/inf voxel"),
     ],
 )
 def test_bad_files_are_data_errors_naming_the_file_and_nothing_is_cached(
@@ -218,6 +230,38 @@ def test_bad_files_are_data_errors_naming_the_file_and_nothing_is_cached(
         load(root)
     assert str(bad.resolve()) in str(err.value) or str(bad) in str(err.value)
     assert not cache.exists() or not any(cache.iterdir())
+    with pytest.raises(DataError, match=match) as err:  # the driver's validation pass: the same one line
+        ACDC(ACDC.Config(root=str(root))).validate(TINY)
+    assert "\n" not in str(err.value) and "same command" not in str(err.value)
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_validate_fills_the_cache_the_trials_then_read(tmp_path: Path, cache: Path) -> None:
+    root = make_root(tmp_path / "acdc")
+    ACDC(ACDC.Config(root=str(root))).validate(TINY)
+    assert len(list(cache.glob("acdc-*.npz"))) == 1
+    progress: list[str] = []
+    load(root, progress=progress)
+    assert "from cache" in progress[0]
+
+
+def test_fingerprint_follows_every_file_read_and_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_root(tmp_path / "acdc")
+    ds = ACDC(ACDC.Config(root=str(root)))
+    monkeypatch.setattr(acdc, "read_frame", lambda *a: pytest.fail("fingerprint must not read NIfTI files"))
+    first = ds.fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{64}", first) and ACDC(ACDC.Config(root=str(root))).fingerprint() == first
+    label = root / "patient002" / "patient002_frame04_gt.nii.gz"
+    st = label.stat()
+    os.utime(label, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched
+    touched = ds.fingerprint()
+    assert touched != first
+    (root / "notes.txt").write_text("not read by the dataset")  # a file it does not read changes nothing
+    assert ds.fingerprint() == touched
+    make_patient(root, 4, "RV")  # a new patient
+    assert ds.fingerprint() != touched
+    with pytest.raises(ConfigError, match=r"dataset\.root=PATH"):
+        ACDC().fingerprint()
 
 
 def test_roots_protocol_reads_the_test_root(tmp_path: Path) -> None:
@@ -275,6 +319,9 @@ def test_real_acdc_few_patients_at_128px_1p8mm() -> None:
         area_src = float((gt > 0).sum()) * zx * zy
         area_out = float((v.label > 0).sum()) * 1.8 * 1.8
         assert abs(area_out - area_src) < 0.05 * area_src, v.case_id
+        # the native grid is the file's own label map, uncropped, at the header spacing
+        assert v.native is not None and np.array_equal(v.native.label, np.moveaxis(gt, 2, 0))
+        assert v.native.spacing == (zs, zx, zy)
 
 
 @pytest.mark.acdc

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
 import pytest
 
 from rtbench.budgets import Budget
-from rtbench.datasets import DATASETS
+from rtbench.datasets import DATASETS, synthetic_cine
 from rtbench.datasets.base import Volume
 from rtbench.datasets.synthetic_cine import GROUPS, SyntheticCine, cycle_frames
 from rtbench.errors import ConfigError
@@ -97,6 +98,18 @@ def test_bad_config_is_a_config_error() -> None:
         load(noise=-0.1)
     with pytest.raises(ConfigError, match="synthetic_patients"):
         load(Budget(name="t", synthetic_patients=0))
+    with pytest.raises(ConfigError, match="dataset.slices"):  # the driver's validation pass, without generating anything
+        SyntheticCine(SyntheticCine.Config(slices=0)).validate(SMALL)
+    SyntheticCine().validate(SMALL)
+
+
+def test_native_grid_is_the_harness_grid_and_fingerprint_follows_config_and_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert all(v.native is None for v in load())  # drawn on the harness grid: native scores are the grid scores
+    fp = SyntheticCine().fingerprint()
+    assert re.fullmatch(r"[0-9a-f]{64}", fp) and SyntheticCine().fingerprint() == fp
+    assert SyntheticCine(SyntheticCine.Config(data_seed=1)).fingerprint() != fp
+    monkeypatch.setattr(synthetic_cine, "GENERATOR_VERSION", synthetic_cine.GENERATOR_VERSION + 1)
+    assert SyntheticCine().fingerprint() != fp
 
 
 def test_fast_enough_for_the_quick_budget() -> None:

@@ -80,14 +80,16 @@ def parse_template(key: str, text: str) -> Template:
     form = f"expected a path relative to dataset.root with {{patient}} and optionally {{phase}}, {{group}}, e.g. dataset.{key}=./"
     form += "{patient}_{phase}.nii.gz" if key == "images" else "{patient}_{phase}_gt.nii.gz"
     text = text.removeprefix("./")
+    if text.startswith("/") or ".." in text.split("/"):
+        raise ConfigError(f"dataset.{key}='{text}' is an absolute path or has '..'; {form}")
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as err:
         raise ConfigError(f"dataset.{key}='{text}' is not a valid template ({err}); {form}") from None
     regex, glob, seen = "", "", set()
     for literal, name, spec, conversion in parts:
-        if any(ch in literal for ch in "*?[]") or literal.startswith("/") or ".." in literal.split("/"):
-            raise ConfigError(f"dataset.{key}='{text}' has a wildcard, an absolute path or '..'; {form}")
+        if any(ch in literal for ch in "*?[]"):
+            raise ConfigError(f"dataset.{key}='{text}' has a wildcard ({literal}); {form}")
         regex += re.escape(literal)
         glob += literal
         if name is None:
