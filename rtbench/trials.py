@@ -55,6 +55,25 @@ def load_data(spec: RunSpec, progress: Callable[[str], None] | None = None) -> t
     return bundle, plan
 
 
+QUIET_SECONDS = 3.0
+"""The validation pass prints the dataset's progress lines only once it has run this long (a cached read is silent)."""
+
+
+def check_data(spec: RunSpec, echo: Callable[[str], None]) -> None:
+    """The validation pass on the driver, before Ray starts: read (and cache) the dataset and plan the split.
+
+    A bad file, root or split setting raises its one-line DataError/ConfigError here, so nothing is
+    written and no trial starts. A long first read (preprocessing a real dataset) shows its progress.
+    """
+    start = time.monotonic()
+
+    def progress(line: str) -> None:
+        if time.monotonic() - start >= QUIET_SECONDS:
+            echo(f"data: {line}")
+
+    load_data(spec, progress)  # Dataset.load checks every file before it caches; then the split
+
+
 def space_of(spec: RunSpec, name: str) -> Space:
     """The space ``name``, after resolving the submission's method (a plug-in registers its own space on import)."""
     METHODS.get(spec.method)
@@ -166,5 +185,17 @@ def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) 
     model = space.build(cand_d["genotype"], task, spec.budget.image_size)
     shape = (task.in_channels, spec.budget.image_size, spec.budget.image_size)
     result = measure_all(model, shape, spec.hardware, spec.budget, progress=lambda s: report(message=s))
-    result["environment"] = environment_info(spec.hardware) | {"busy_cores_before": busy}
+    result["environment"] = environment_info(spec.hardware) | {"busy_cores_before": busy} | _ray_node()
     return result
+
+
+def _ray_node() -> dict[str, str | None]:
+    """The Ray node this trial ran on (id and IP): which machine's device was timed. None outside Ray."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return {"ray_node_id": None, "ray_node_ip": None}
+        return {"ray_node_id": ray.get_runtime_context().get_node_id(), "ray_node_ip": ray.util.get_node_ip_address()}
+    except Exception:  # never fail a measurement over its provenance
+        return {"ray_node_id": None, "ray_node_ip": None}
