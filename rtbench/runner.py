@@ -43,6 +43,7 @@ from rtbench.config import RunSpec
 from rtbench.errors import ConfigError, RTBenchError
 from rtbench.jsonio import write_json_atomic, write_json_sealed
 from rtbench.raysession import ensure_ray, local_resources, quiet_ray
+from rtbench.trials import check_data
 from rtbench.records import assemble, load_unit, save_unit, unit_done
 from rtbench.runfolder import RunFolder, check_store
 from rtbench.runlock import submission_lock
@@ -87,14 +88,17 @@ class StopFlag:
 # ----------------------------------------------------------------------------- Ray session
 
 
-def _cluster_cpus() -> float:
+def _node_cpus(resource: str | None = None) -> float:
+    """The CPUs of the largest alive Ray node (among those offering ``resource``): a trial cannot span nodes."""
     import ray
 
-    return float(ray.cluster_resources().get("CPU", 1.0))
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    return max((float(r.get("CPU", 0.0)) for r in nodes if resource is None or resource in r), default=0.0) or 1.0
 
 
 def train_resources(spec: RunSpec) -> dict[str, float]:
-    cpus = float(spec.ray.train_cpus) if spec.ray.train_cpus > 0 else _cluster_cpus()
+    """``ray.train_cpus`` (default: every CPU of the largest node) and ``ray.train_gpus``."""
+    cpus = float(spec.ray.train_cpus) if spec.ray.train_cpus > 0 else _node_cpus()
     res = {"cpu": cpus}
     if spec.ray.train_gpus > 0:
         res["gpu"] = spec.ray.train_gpus
@@ -105,7 +109,9 @@ def search_resources(spec: RunSpec) -> dict[str, float]:
     """A training trial's resources plus the profile's capacity-1 resource: a search may time ops on
     the profile (``ctx.latency_model()`` builds the op table), so nothing else may be timed meanwhile."""
     _require_resource(spec)
-    return train_resources(spec) | {spec.hardware.resource: 1.0}
+    res = train_resources(spec)
+    res["cpu"] = min(res["cpu"], _node_cpus(spec.hardware.resource))
+    return res | {spec.hardware.resource: 1.0}
 
 
 def _require_resource(spec: RunSpec) -> None:
@@ -123,7 +129,7 @@ def measure_resources(spec: RunSpec) -> dict[str, float]:
     """The profile's device: its capacity-1 resource, its threads' worth of CPUs, its GPU."""
     prof = spec.hardware
     _require_resource(spec)
-    res = {"cpu": min(float(prof.num_threads()), _cluster_cpus()), prof.resource: 1.0}
+    res = {"cpu": min(float(prof.num_threads()), _node_cpus(prof.resource)), prof.resource: 1.0}
     if prof.device == "cuda":
         res["gpu"] = 1.0
     return res
@@ -321,6 +327,7 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
     resume test to simulate an interruption). RunLocked when another process is submitting the
     same run; ConfigError when runs.dir is a file.
     """
+    check_data(spec, echo)  # the validation pass: bad data stops here, before any folder, lock or Ray
     run_dir = _make_run_dir(spec)
     invocation = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     state: dict[str, Any] = {"done": [], "failed": [], "launched": [], "stop": StopFlag()}
@@ -334,9 +341,9 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
 def _submit_locked(spec: RunSpec, run_dir: Path, invocation: str, echo: Printer, stop_after: int | None, state: dict[str, Any]) -> dict:
     folder = spec.folder
     spec_d = spec.to_dict()
-    write_json_atomic(folder.spec, spec_d)
     echo(f"run {spec.run_id} on board {spec.board}\n  folder: {run_dir}")
     ensure_ray(spec, echo)
+    write_json_atomic(folder.spec, spec_d)  # from here on `bench runs` lists the run, with or without a record
     driver_env = {"git_sha": _git_sha(), "submitted_with": invocation}
 
     t0 = time.perf_counter()
