@@ -43,10 +43,10 @@ from rtbench.config import RunSpec
 from rtbench.errors import ConfigError, RTBenchError
 from rtbench.jsonio import write_json_atomic, write_json_sealed
 from rtbench.raysession import ensure_ray, local_resources, quiet_ray
-from rtbench.trials import check_data
 from rtbench.records import assemble, load_unit, save_unit, unit_done
 from rtbench.runfolder import RunFolder, check_store
 from rtbench.runlock import submission_lock
+from rtbench.trials import check_data
 
 __all__ = ["SubmissionResult", "Unit", "ensure_ray", "local_resources", "submit"]
 quiet_ray()
@@ -327,6 +327,7 @@ def submit(spec: RunSpec, echo: Printer = print, stop_after: int | None = None) 
     resume test to simulate an interruption). RunLocked when another process is submitting the
     same run; ConfigError when runs.dir is a file.
     """
+    check_store(spec.runs_dir)  # runs.dir that is a file: refused before any work
     check_data(spec, echo)  # the validation pass: bad data stops here, before any folder, lock or Ray
     run_dir = _make_run_dir(spec)
     invocation = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
