@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,6 +124,7 @@ def ray_cluster() -> Iterator[Cluster]:
     finally:
         for node in reversed(nodes):
             _stop(node)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _bench(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -196,3 +198,30 @@ def test_auth_message_names_what_to_set(monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", "/x/tok")
     assert "read from the file /x/tok (RAY_AUTH_TOKEN_PATH)" in auth_message("h:1")
+
+
+STALE = """
+import ray, sys
+from rtbench.raysession import start_private_ray
+if sys.argv[1] == "plain":
+    ray.init(num_cpus=1, include_dashboard=False)  # what bench did before: attaches to the file's address
+else:
+    start_private_ray(1, {"hw-local-cpu": 1.0})
+print("cpus", ray.cluster_resources().get("CPU"))
+ray.shutdown()
+"""
+
+
+def test_a_stale_ray_current_cluster_file_is_never_attached_to(tmp_path):
+    """Ray's temp folder names a cluster that is gone: a private local Ray starts anyway."""
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rtbs", dir="/tmp"))
+    (ray_tmp / "ray").mkdir()
+    (ray_tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_free_port()}")
+    env = _env(RAY_TMPDIR=str(ray_tmp))
+    try:
+        plain = subprocess.run([sys.executable, "-c", STALE, "plain"], env=env, capture_output=True, text=True, timeout=120)
+        private = subprocess.run([sys.executable, "-c", STALE, "private"], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert plain.returncode != 0 and "When connecting to an existing cluster" in plain.stderr
+    assert private.returncode == 0 and "cpus 1.0" in private.stdout, private.stderr[-3000:]
