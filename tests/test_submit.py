@@ -41,6 +41,13 @@ def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
     # a second identical submission finds everything finished and launches nothing
     again = submit(spec, echo=lambda s: None)
     assert again.launched == [] and again.record["status"] == "complete"
+    assert seal_state(json.loads((res.run_dir / "record.json").read_text())) == "ok"
+    # a truncated unit file counts as not done: that trial, and only that one, runs again
+    (measure,) = (res.run_dir / "units").glob("measure-*.json")
+    measure.write_text(measure.read_text()[:100])
+    third = submit(spec, echo=lambda s: None)
+    assert third.launched == [measure.stem] and third.record["status"] == "complete"
+    assert seal_state(json.loads(measure.read_text())) == "ok"
 
 
 def test_interrupted_submission_resumes_without_rerunning_finished_trials(ray_session, tmp_path):
