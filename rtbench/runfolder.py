@@ -5,7 +5,8 @@
     spec.json          the resolved config (RunSpec.to_dict()), written first
     submit.lock        held (fcntl.flock) by the one ``bench submit`` running this run (``rtbench.runlock``)
     units/<unit>.json  one file per finished or failed trial (search, train x fold, measure)
-    search_ckpt/       the method's own checkpoints (``SearchContext.checkpoint_dir``)
+    search/checkpoints/  the method's own checkpoints (``SearchContext.checkpoint_dir``; its parent
+                       holds nothing else, so the spec is not next door to the method)
     tune/              Ray Tune's experiment folders
     reproduce/         tables a ``bench reproduce`` wrote from this run
     record.json        the assembled run record (``rtbench.records``), sealed with an integrity hash
@@ -58,7 +59,7 @@ class RunFolder:
 
     @property
     def search_checkpoints(self) -> Path:
-        return self.root / "search_ckpt"
+        return self.root / "search" / "checkpoints"
 
     @property
     def tune(self) -> Path:
