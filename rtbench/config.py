@@ -180,8 +180,13 @@ def _merge_dataclass(instance: Any, overrides: dict[str, str], prefix: str, owne
         if key not in valid:
             choices = ", ".join(f"{prefix}.{v}" for v in valid) or "(none)"
             raise ConfigError(f"unknown key '{prefix}.{key}' for {owner}; valid keys: {choices}")
+    types = {f.name: f.type for f in dataclasses.fields(type(instance))}
+    # a string field takes the value as typed: the dotlist parser reads values as YAML, which would turn
+    # `{patient}_img.nii.gz` into a mapping and `*.nii` into an alias; other fields are typed by OmegaConf
+    verbatim = {k: v.replace("${", "\\${") for k, v in overrides.items() if types[k] in (str, "str")}
+    parsed = [f"{k}={v}" for k, v in overrides.items() if k not in verbatim]
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(instance), OmegaConf.from_dotlist([f"{k}={v}" for k, v in overrides.items()]))
+        merged = OmegaConf.merge(OmegaConf.structured(instance), OmegaConf.from_dotlist(parsed), verbatim)
     except OmegaConfBaseException as err:
         return _type_error(err, instance, overrides, prefix, owner)
     try:

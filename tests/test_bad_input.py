@@ -57,6 +57,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("zero width", ["method.width=0"], "method.width=0 is out of range; expected >= 1"),
     ("zero min queries", ["hardware.min_queries=0"], "hardware.min_queries=0 is out of range; expected >= 1"),
     ("rtdnas channels", ["method=rtdnas", "method.channels=6"], "method.channels=6 is out of range; expected a multiple of 4"),
+    ("YAML-like value", ["method=rtdnas", "method.paths={3}"], "method.paths='{3}' must be a comma list of integers"),
     ("rtdnas paths", ["method=rtdnas", "method.paths=0"], "method.paths='0' must list distinct numbers of paths N_l >= 1"),
     ("plug-in ValueError", ["method=plugin_method:Checked", "method.width=0"], "width must be >= 1, got 0"),
     # data roots

@@ -72,3 +72,9 @@ def test_fixing_a_data_file_gives_a_new_run_id(tmp_path):
     assert after.data_fingerprint != before.data_fingerprint and after.run_id != before.run_id
     with pytest.raises(ConfigError, match=r"dataset.root='nowhere' does not exist"):
         resolve(["dataset=acdc", "dataset.root=nowhere"])
+
+
+@pytest.mark.parametrize("value", ["{patient}_img.nii.gz", "*.nii", "%x", "@home", "${not_an_interpolation}"])
+def test_a_string_option_is_taken_as_typed(value):
+    spec = resolve(["method=plugin_method:TinyUNet", f"method.widths={value}"])
+    assert spec.method_config["widths"] == value
