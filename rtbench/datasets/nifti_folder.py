@@ -215,8 +215,7 @@ class NiftiFolder:
             images: template of an image file's path relative to ``root``: ``{patient}`` (required),
                 ``{phase}``, ``{group}`` (optional), e.g. ``./{patient}_{phase}.nii.gz`` or
                 ``./{group}/{patient}/{patient}_{phase}.nii.gz``. No other wildcard; a leading
-                ``./`` is ignored (write it on the command line: a value starting with ``{`` is
-                read as YAML there).
+                ``./`` is ignored.
             label_files: template of the label file of an image, same fields as ``images``,
                 e.g. ``{patient}_{phase}_gt.nii.gz``.
             labels: stored label value -> task class, ``VALUE=CLASS`` pairs separated by commas,
