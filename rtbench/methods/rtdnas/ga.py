@@ -8,8 +8,13 @@ Vocabulary (§2.3):
 * *individual*: N_l distinct genes, kept sorted by weight (ascending pool index) -- "the paths are
   sorted by their weights and the order of genes is maintained throughout the process" -- so an
   individual is a sorted tuple and two equal networks are equal tuples.
-* *fitness*: anything orderable, lower is better; RT-DNAS uses the derived network's predicted
-  latency under the real-time bounds (``fitness``). The GA itself knows nothing of latency.
+* *fitness*: anything orderable, lower is better; RT-DNAS uses the derived network's path weight
+  or predicted latency under the real-time bounds (``fitness``). The GA itself knows nothing of either.
+
+Initial population: the ``seeds`` given (RT-DNAS seeds the Dijkstra individual, the N_l heaviest
+genes ``(0, ..., N_l - 1)``), then random individuals up to the population size. With elitism the
+result is never less fit than any seed: at equal N_l the GA's network is at least as fit as
+MS-NAS's (at least as fast under the latency fitness).
 
 One generation: the ``elite`` best individuals pass unchanged (elitism: the best fitness never
 worsens); the rest of the next population are children of parents picked by binary tournament,
@@ -22,7 +27,7 @@ operator rates or the selection scheme; those are ours.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -111,12 +116,15 @@ def evolve(
     generations: int,
     rng: np.random.Generator,
     elite: int | None = None,
+    seeds: Sequence[Individual] = (),
 ) -> GAResult[F]:
-    """Run the GA: ``population`` random individuals of ``n_genes`` genes from a pool of ``pool`` genes,
-    evolved for ``generations`` generations, minimising ``fitness`` (§2.3; seed 000 §3.1: 20, top 10, 100).
+    """Run the GA: ``population`` individuals of ``n_genes`` genes from a pool of ``pool`` genes (the
+    ``seeds``, then random ones), evolved for ``generations`` generations, minimising ``fitness``
+    (§2.3; seed 000 §3.1: 20, top 10, 100).
 
     ``elite`` individuals survive each generation unchanged (default: a tenth of the population, at
     least one). ``fitness`` is called once per distinct individual. Deterministic given ``rng``'s state.
+    ValueError if a seed is not ``n_genes`` distinct sorted pool genes or there are more seeds than places.
     """
     if not 1 <= n_genes <= pool:
         raise ValueError(f"individuals of {n_genes} genes cannot be drawn from a pool of {pool}")
@@ -125,6 +133,11 @@ def evolve(
     n_elite = max(1, population // 10) if elite is None else elite
     if not 1 <= n_elite < population:
         raise ValueError(f"elite={n_elite} must be in 1..population-1 ({population - 1})")
+    for ind in seeds:
+        if len(ind) != n_genes or list(ind) != sorted(set(ind)) or not all(0 <= g < pool for g in ind):
+            raise ValueError(f"seed individual {ind} is not {n_genes} distinct sorted genes of a pool of {pool}")
+    if len(seeds) > population:
+        raise ValueError(f"{len(seeds)} seed individuals do not fit a population of {population}")
     scores: dict[Individual, F] = {}
 
     def rank(ind: Individual) -> tuple[F, Individual]:
@@ -136,7 +149,7 @@ def evolve(
         i, j = rng.integers(len(pop), size=2)
         return min(pop[int(i)], pop[int(j)], key=rank)
 
-    pop = [random_individual(pool, n_genes, rng) for _ in range(population)]
+    pop = [tuple(ind) for ind in seeds] + [random_individual(pool, n_genes, rng) for _ in range(population - len(seeds))]
     history = [rank(min(pop, key=rank))[0]]
     for _ in range(generations):
         nxt = sorted(pop, key=rank)[:n_elite]

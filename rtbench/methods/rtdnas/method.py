@@ -5,23 +5,31 @@ Both search the ``msnas`` space's supernet (§2.1) with first-order bi-level opt
 
 * ``rtdnas``: the architecture objective is eq. 2, ``L_a * L_t + lambda * exp(L_t - L_ub)``, with
   ``L_t`` the eq. 3-5 expected latency from the profile's op latency table; the paths are chosen by
-  the genetic algorithm of §2.3 (``ga``) from a pool of the top 10 paths, minimising the
-  derived network's predicted latency under the real-time bounds (``fitness``);
-  ``method.decoder=dijkstra`` or ``both`` also (or only) emits the MS-NAS decoding of the same
-  search, which is Table 1's ablation.
-* ``msnas``: the architecture objective is ``L_a`` alone and the paths are the N_l highest-weight
-  paths (MS-NAS's Dijkstra decoding, ``dijkstra.best_weight_paths``).
+  the genetic algorithm of §2.3 (``ga``) from a pool of the top 10 paths, seeded with the Dijkstra
+  individual. ``method.fitness=weight`` (default) returns the heaviest individual (the accuracy
+  proxy) that meets the real-time bounds by prediction, ``latency`` the fastest one (the paper's
+  literal fitness, Table 1's ablation; ``fitness``). ``method.decoder=dijkstra`` or ``both`` also
+  (or only) emits the MS-NAS decoding of the same search. ``method.paths`` defaults to ``auto``:
+  the largest N_l whose GA network meets the bounds, the method's entry candidate.
+* ``msnas``: RT-DNAS's joint (input, op) relaxation of eq. 1 with Dijkstra decoding and no latency
+  term: the architecture objective is ``L_a`` alone and the paths are the N_l highest-weight paths
+  (``dijkstra.best_weight_paths``). (MS-NAS itself relaxes connections and ops separately; seed 000
+  §2.1 replaces that by the joint relaxation, which both methods here share, so the two differ
+  only in eq. 2's latency term and the decoding.) ``method.paths`` defaults to 7; ``auto`` picks
+  the largest N_l whose Dijkstra network meets the task's bounds by prediction.
 
 One search yields one candidate per N_l (``method.paths=3,5,7``) per decoder, labelled
-``"GA N_l=7"`` / ``"Dijkstra N_l=7"``; when both decoders give the same network, one candidate
-carries both labels (``"Dijkstra N_l=3 = GA N_l=3"``). Every candidate's ``predicted`` holds the
-derived network's predicted latency (``latency_ms``, sum model over the table's p50s), its
-``flops`` and the accumulated log-weight of its paths (``log_weight``).
+``"GA N_l=7"`` / ``"Dijkstra N_l=7"``, plus, with ``auto``, the entry ``"GA N_l=6 (auto)"``; when
+two of them are the same network, one candidate carries both labels (``"Dijkstra N_l=3 = GA
+N_l=3"``). Every candidate's ``predicted`` holds the derived network's predicted latency
+(``latency_ms``, the one checked against the bounds), ``violation_ms`` (0: predicted to meet
+them), its ``flops``, the accumulated log-weight of its paths (``log_weight``) and, on the entry,
+``entry = 1.0``.
 
 Everything of the harness comes through the ``SearchContext``: the space (``ctx.space``: the
 supernet and the eq. 3-5 estimator of the ``msnas`` space), the profile's latency model
-(``ctx.latency_model()``: op p50s for eq. 3-5, the table sum for the GA, built before the search
-or reused from the cache, with progress lines) and FLOPs (``ctx.flops``).
+(``ctx.latency_model()``: op p50s for eq. 3-5, network predictions for the decoders, built before
+the search or reused from the cache, with progress lines) and FLOPs (``ctx.flops``).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from rtbench.errors import ConfigError
 from rtbench.methods.base import Candidate, Method, register
 from rtbench.methods.context import SearchContext
 from rtbench.methods.rtdnas.decoder import PathDecoder
-from rtbench.methods.rtdnas.fitness import RealTimeBounds
+from rtbench.methods.rtdnas.fitness import FITNESSES, RealTimeBounds
 from rtbench.methods.rtdnas.options import MSNASOptions
 from rtbench.methods.rtdnas.search import SearchSettings, SupernetSearch
 
@@ -56,9 +64,13 @@ class _PathDecodingNAS(Method):
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra",)
 
+    def fitness(self) -> str:
+        """The GA's objective (``fitness.FITNESSES``)."""
+        return "weight"
+
     def search(self, ctx: SearchContext) -> list[Candidate]:
         """Get the profile's latency model (op table built or reused), search the supernet (resuming
-        from ``ctx.checkpoint_dir``), then decode one candidate per N_l per decoder.
+        from ``ctx.checkpoint_dir``), then decode one candidate per N_l per decoder, and the ``auto`` entry.
 
         The supernet is initialised under ``set_determinism(ctx.seed)``, the search's data order by
         (seed, epoch), and each N_l's GA by (seed, N_l): the candidates are a function of the seed and
@@ -80,13 +92,14 @@ class _PathDecodingNAS(Method):
         latency = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms)
         SupernetSearch(supernet, latency, train, val, settings, ctx.checkpoint_dir, ctx.seed).run(ctx.report)
         bound = settings.latency_bound_ms or ctx.task.latency_bound_ms
-        decoder = PathDecoder(supernet.cpu(), model.table_sum_ms, ctx.flops, RealTimeBounds.of(ctx.task, bound))
-        return decoder.candidates(cfg.n_paths(), self.decoders(), ctx.budget, ctx.seed, ctx.report)
+        decoder = PathDecoder(supernet.cpu(), model.table_sum_ms, ctx.flops, RealTimeBounds.of(ctx.task, bound), self.fitness())
+        auto = cfg.auto_paths() if cfg.auto() else ()
+        return decoder.candidates(cfg.n_paths(), self.decoders(), ctx.budget, ctx.seed, ctx.report, auto)
 
 
 @register("msnas")
 class MSNAS(_PathDecodingNAS):
-    description = "MS-NAS: supernet search on L = L_a, Dijkstra decoding (the N_l highest-weight paths)"
+    description = "MS-NAS baseline: RT-DNAS's joint relaxation with Dijkstra decoding and no latency term"
 
     @dataclass
     class Config(MSNASOptions):
@@ -99,10 +112,14 @@ class RTDNAS(_PathDecodingNAS):
 
     @dataclass
     class Config(MSNASOptions):
-        """RT-DNAS options (see ``MSNASOptions`` for paths, layers, scales, channels).
+        """RT-DNAS options (see ``MSNASOptions`` for paths, max_paths, layers, scales, channels).
 
         Attributes:
+            paths: as ``MSNASOptions.paths``, but ``auto`` by default: the largest N_l whose GA
+                network meets the bounds by prediction.
             decoder: ``ga`` (RT-DNAS), ``dijkstra`` (MS-NAS's decoding of the same search) or ``both``.
+            fitness: the GA's objective: ``weight`` (the heaviest network meeting the bounds) or
+                ``latency`` (the fastest; the paper's literal §2.3 fitness). See ``fitness``.
             lambda_: lambda of eq. 2 (see ``search`` for the default of 10).
             latency_bound_ms: L_ub of eq. 2 and the GA's latency bound; 0 takes the task's (cine: 50 ms).
                 Like the paper's, it bounds the latency *predicted* from the lookup table, not the
@@ -112,7 +129,9 @@ class RTDNAS(_PathDecodingNAS):
                 harness's constraint check always uses the measured p90.
         """
 
+        paths: str = "auto"
         decoder: str = "ga"
+        fitness: str = "weight"
         lambda_: float = 10.0
         latency_bound_ms: float = 0.0
 
@@ -120,6 +139,8 @@ class RTDNAS(_PathDecodingNAS):
             super().__post_init__()
             if self.decoder not in DECODERS:
                 raise ConfigError(f"method.decoder='{self.decoder}' is not valid; expected one of: {', '.join(DECODERS)}")
+            if self.fitness not in FITNESSES:
+                raise ConfigError(f"method.fitness='{self.fitness}' is not valid; expected one of: {', '.join(FITNESSES)}")
             if self.lambda_ < 0 or self.latency_bound_ms < 0:
                 raise ConfigError("method.lambda_ and method.latency_bound_ms must be >= 0")
 
@@ -131,3 +152,6 @@ class RTDNAS(_PathDecodingNAS):
 
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra", "ga") if self.config.decoder == "both" else (self.config.decoder,)
+
+    def fitness(self) -> str:
+        return self.config.fitness

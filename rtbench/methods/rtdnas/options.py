@@ -8,16 +8,27 @@ from typing import Any
 from rtbench.errors import ConfigError
 from rtbench.spaces.msnas import MSNASConfig, path_counts
 
+AUTO = "auto"
+"""``method.paths`` item that asks for the largest N_l whose network meets the bounds (``PathDecoder.auto``)."""
+
+
+def parse_paths(text: str) -> tuple[tuple[int, ...], bool]:
+    """``"3,5,7"`` -> ``((3, 5, 7), False)``, ``"auto"`` -> ``((), True)``, ``"3,auto"`` -> ``((3,), True)``:
+    distinct positive N_l values in the order given, and whether ``auto`` is listed; ConfigError otherwise."""
+    items = [v.strip() for v in str(text).split(",")]
+    auto = AUTO in items
+    try:
+        values = tuple(int(v) for v in items if v != AUTO)
+    except ValueError:
+        raise ConfigError(f"method.paths='{text}' must be a comma list of integers or auto, e.g. method.paths=3,5,7") from None
+    if items.count(AUTO) > 1 or (values and min(values) < 1) or len(set(values)) != len(values) or not (values or auto):
+        raise ConfigError(f"method.paths='{text}' must list distinct numbers of paths N_l >= 1 (or auto), e.g. method.paths=3,5,7")
+    return values, auto
+
 
 def parse_n_paths(text: str) -> tuple[int, ...]:
-    """``"3,5,7"`` -> ``(3, 5, 7)``: distinct positive N_l values, in the order given; ConfigError otherwise."""
-    try:
-        values = tuple(int(v) for v in str(text).split(","))
-    except ValueError:
-        raise ConfigError(f"method.paths='{text}' must be a comma list of integers, e.g. method.paths=3,5,7") from None
-    if not values or min(values) < 1 or len(set(values)) != len(values):
-        raise ConfigError(f"method.paths='{text}' must list distinct numbers of paths N_l >= 1, e.g. method.paths=3,5,7")
-    return values
+    """``"3,5,7"`` -> ``(3, 5, 7)``: the explicit N_l values of ``method.paths`` (without ``auto``)."""
+    return parse_paths(text)[0]
 
 
 @dataclass
@@ -25,18 +36,26 @@ class MSNASOptions:
     """Options shared by ``msnas`` and ``rtdnas``: the N_l values and the grid of the ``msnas`` space.
 
     Attributes:
-        paths: comma list of N_l, the numbers of paths of the derived networks (one candidate each).
+        paths: comma list of N_l, the numbers of paths of the derived networks (one candidate each),
+            and/or ``auto``: decode N_l = 1..``max_paths`` and keep the largest N_l whose network
+            meets the real-time bounds by prediction, the method's *entry* candidate
+            (``PathDecoder.auto``).
+        max_paths: N_max of ``auto``, capped at the grid's number of legal paths. 10 by default:
+            the GA's gene pool holds the top 10 paths (seed 000 §3.1), so N_l = 10 is the whole pool
+            and a larger N_l would leave the GA no choice; the paper's networks have N_l <= 8.
         layers, scales, channels: the supernet's grid and base width (``MSNASConfig``; seed 000
-            §3.1: 10 layers, scales 1 to 1/8). Smaller values make small test searches.
+            §3.1 gives the 10 layers; it gives no number of scales, see ``MSNASConfig.scales`` for
+            our 4). Smaller values make small test searches.
     """
 
     paths: str = "7"
+    max_paths: int = 10
     layers: int = 10
     scales: int = 4
     channels: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("layers", "scales", "channels"):
+        for name in ("layers", "scales", "channels", "max_paths"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"method.{name}={getattr(self, name)} is out of range; expected >= 1")
         k = MSNASConfig.partial_k
@@ -51,7 +70,16 @@ class MSNASOptions:
             )
 
     def n_paths(self) -> tuple[int, ...]:
-        return parse_n_paths(self.paths)
+        """The explicit N_l values of ``paths``, in the order given."""
+        return parse_paths(self.paths)[0]
+
+    def auto(self) -> bool:
+        """Whether ``paths`` lists ``auto``."""
+        return parse_paths(self.paths)[1]
+
+    def auto_paths(self) -> tuple[int, ...]:
+        """The N_l values ``auto`` decodes: 1..N_max, N_max = min(``max_paths``, number of legal paths)."""
+        return tuple(range(1, min(self.max_paths, self.n_legal_paths()) + 1))
 
     def space_config(self) -> MSNASConfig:
         return MSNASConfig(layers=self.layers, scales=self.scales, channels=self.channels)
