@@ -14,7 +14,7 @@ from rtbench.datasets.synthetic_cine import SyntheticCine
 from rtbench.errors import RTBenchError
 from rtbench.hardware.profile import load_profile
 from rtbench.methods import SearchContext
-from rtbench.methods.rtdnas.search import EXP_CAP, SearchSettings, SupernetSearch, capped_exp, rtdnas_objective
+from rtbench.methods.rtdnas.search import EXP_CAP, PENALTY_SHARPNESS, SearchSettings, SupernetSearch, capped_exp, rtdnas_objective
 from rtbench.spaces.base import OpInstance
 from rtbench.spaces.msnas import MSNASConfig, MSNASSpace, MSNASSupernet
 from rtbench.spaces.msnas.cost import ExpectedLatency
@@ -79,10 +79,16 @@ def test_capped_exp_is_exp_up_to_the_cap_then_finite_and_increasing() -> None:
     assert torch.isfinite(x.grad).all() and (x.grad > 0).all()
 
 
-def test_objective_is_eq2_and_cross_entropy_without_a_bound() -> None:
+def test_objective_is_eq2_in_units_of_the_bound_and_cross_entropy_without_a_bound() -> None:
     l_a, l_t = torch.tensor(1.2), torch.tensor(47.0)
-    assert float(rtdnas_objective(l_a, l_t, 50.0, 10.0)) == pytest.approx(1.2 * 47.0 + 10.0 * math.exp(-3.0))
+    assert float(rtdnas_objective(l_a, l_t, 50.0, 10.0)) == pytest.approx(1.2 * 47.0 / 50.0 + 10.0 * math.exp(-3.0))
+    assert PENALTY_SHARPNESS == 50.0  # at the paper's 50 ms, the exponent is the printed one, L_t - L_ub in ms
+    # the same network and bound in seconds, or twice as slow against twice the bound: the same loss
+    assert float(rtdnas_objective(l_a, l_t / 1000, 0.05, 10.0)) == pytest.approx(float(rtdnas_objective(l_a, l_t, 50.0, 10.0)))
+    assert float(rtdnas_objective(l_a, 2 * l_t, 100.0, 10.0, 5.0)) == pytest.approx(1.2 * 0.94 + 10.0 * math.exp(5.0 * -0.06))
     assert float(rtdnas_objective(l_a, l_t, None, 10.0)) == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="positive latency bound"):
+        SearchSettings(epochs=1, steps_per_epoch=1, warmup_epochs=0, latency_bound_ms=0.0)
 
 
 @pytest.mark.parametrize("over_ms", [1.0, 1000.0])  # just over the bound; far over it (the capped exponential)
@@ -100,8 +106,54 @@ def test_eq2_gradient_reaches_the_architecture_parameters(ctx: SearchContext, ov
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
 
 
+def arch_grads(net: MSNASSupernet, loss: torch.Tensor) -> list[torch.Tensor]:
+    return list(torch.autograd.grad(loss, net.arch_parameters()[:-1], retain_graph=True))  # the alphas: L_t reads only them
+
+
+def test_eq2_penalty_bites_and_its_gradient_points_to_cheaper_cells(ctx: SearchContext) -> None:
+    """With the estimate 10% over the bound the penalty is large (lambda * e^5), and its gradient makes the
+    costliest op of every block less likely and the cheapest more likely: a step against it lowers L_t."""
+    seed_everything(0)
+    net = MSNASSupernet(CFG, CINE)
+    latency = ExpectedLatency(CFG, CINE, SIZE, fake_latency)
+    l_t = latency(net.block_weights())
+    penalty = rtdnas_objective(torch.tensor(0.0), l_t, l_t.item() / 1.1, lambda_=10.0)
+    assert penalty.item() == pytest.approx(10.0 * math.exp(PENALTY_SHARPNESS * 0.1), rel=1e-4)
+    grads = arch_grads(net, penalty)
+    costs = latency.op_cost[0]  # the ops' costs at scale 0; the ranking is the same at every scale
+    for g in grads:
+        per_op = g.sum(0)
+        assert per_op[costs.argmax()] > 0 > per_op[costs.argmin()]
+    with torch.no_grad():
+        for a, g in zip(net.alphas, grads):
+            a -= 1e-3 * g / max(float(x.abs().max()) for x in grads)
+    assert latency(net.block_weights()).item() < l_t.item()
+
+
+def test_rtdnas_and_msnas_take_architecture_steps_of_comparable_size(ctx: SearchContext) -> None:
+    """Eq. 2's cross-entropy part of the architecture gradient is x = L_t / L_ub times MS-NAS's (x near 1 at
+    the bound), where the printed form multiplied it by L_t in ms; and the whole gradient does not depend on
+    the latency unit (ms or s), so neither does the latency pull ``L_a * dx``."""
+    seed_everything(0)
+    net = MSNASSupernet(CFG, CINE)
+    latency = ExpectedLatency(CFG, CINE, SIZE, fake_latency)
+    batch = next(iter(ctx.loaders(val_fraction=0.5)[1]))
+    l_a = torch.nn.functional.cross_entropy(net(batch["image"]), batch["label"][:, 0])
+    l_t = latency(net.block_weights())
+    norm = lambda gs: float(torch.cat([g.flatten() for g in gs]).norm())  # noqa: E731
+    plain = norm(arch_grads(net, l_a))
+    for share in (0.6, 0.9, 1.1):
+        bound = l_t.item() / share
+        accuracy_part = norm(arch_grads(net, rtdnas_objective(l_a, l_t.detach(), bound, 10.0)))
+        assert accuracy_part / plain == pytest.approx(share, rel=1e-4)
+        in_ms = arch_grads(net, rtdnas_objective(l_a, l_t, bound, 10.0))
+        in_s = arch_grads(net, rtdnas_objective(l_a, l_t / 1000.0, bound / 1000.0, 10.0))
+        for a, b in zip(in_ms, in_s):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-9)
+
+
 def test_a_binding_bound_lowers_the_expected_latency(ctx: SearchContext, tmp_path: Path) -> None:
-    search = make_search(ctx, tmp_path / "bound", epochs=1, bound=0.0)
+    search = make_search(ctx, tmp_path / "bound", epochs=1, bound=0.1)
     before = search.l_t().item()
     history = search.run(lambda **m: None)
     free = make_search(ctx, tmp_path / "free", epochs=1, bound=None)

@@ -3,8 +3,9 @@
 Both search the ``msnas`` space's supernet (§2.1) with first-order bi-level optimisation
 (``search``) and then decode the network level from the searched weights:
 
-* ``rtdnas``: the architecture objective is eq. 2, ``L_a * L_t + lambda * exp(L_t - L_ub)``, with
-  ``L_t`` the eq. 3-5 expected latency from the profile's op latency table; the paths are chosen by
+* ``rtdnas``: the architecture objective is eq. 2 in units of the bound,
+  ``L_a * (L_t / L_ub) + lambda * exp(s * (L_t - L_ub) / L_ub)`` (``search``), with ``L_t`` the
+  eq. 3-5 expected latency from the profile's op latency table; the paths are chosen by
   the genetic algorithm of §2.3 (``ga``) from a pool of the top 10 paths, seeded with the Dijkstra
   individual. ``method.fitness=weight`` (default) returns the heaviest individual (the accuracy
   proxy) that meets the real-time bounds by prediction, ``latency`` the fastest one (the paper's
@@ -44,7 +45,7 @@ from rtbench.methods.context import SearchContext
 from rtbench.methods.rtdnas.decoder import PathDecoder
 from rtbench.methods.rtdnas.fitness import FITNESSES, RealTimeBounds
 from rtbench.methods.rtdnas.options import MSNASOptions
-from rtbench.methods.rtdnas.search import SearchSettings, SupernetSearch
+from rtbench.methods.rtdnas.search import PENALTY_SHARPNESS, SearchSettings, SupernetSearch
 
 DECODERS = ("ga", "dijkstra", "both")
 
@@ -60,6 +61,10 @@ class _PathDecodingNAS(Method):
 
     def lambda_(self) -> float:
         return 0.0
+
+    def sharpness(self) -> float:
+        """``s`` of eq. 2's penalty (``search.PENALTY_SHARPNESS``)."""
+        return PENALTY_SHARPNESS
 
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra",)
@@ -88,6 +93,7 @@ class _PathDecodingNAS(Method):
             warmup_epochs=ctx.budget.search_warmup_epochs,
             latency_bound_ms=self.latency_bound_ms(ctx),
             lambda_=self.lambda_(),
+            sharpness=self.sharpness(),
         )
         latency = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms)
         SupernetSearch(supernet, latency, train, val, settings, ctx.checkpoint_dir, ctx.seed).run(ctx.report)
@@ -121,6 +127,8 @@ class RTDNAS(_PathDecodingNAS):
             fitness: the GA's objective: ``weight`` (the heaviest network meeting the bounds) or
                 ``latency`` (the fastest; the paper's literal §2.3 fitness). See ``fitness``.
             lambda_: lambda of eq. 2 (see ``search`` for the default of 10).
+            sharpness: ``s`` of eq. 2's penalty ``exp(s * (L_t - L_ub) / L_ub)``: e-fold per 1/s of the
+                bound (default 50, the printed eq. 2's e-fold per ms at 50 ms; see ``search``).
             latency_bound_ms: L_ub of eq. 2 and the GA's latency bound; 0 takes the task's (cine: 50 ms).
                 Like the paper's, it bounds the latency *predicted* from the lookup table, not the
                 measured one: on local-cpu (1 thread) the table's sum was 2.1x a network's measured
@@ -133,6 +141,7 @@ class RTDNAS(_PathDecodingNAS):
         decoder: str = "ga"
         fitness: str = "weight"
         lambda_: float = 10.0
+        sharpness: float = PENALTY_SHARPNESS
         latency_bound_ms: float = 0.0
 
         def __post_init__(self) -> None:
@@ -143,12 +152,17 @@ class RTDNAS(_PathDecodingNAS):
                 raise ConfigError(f"method.fitness='{self.fitness}' is not valid; expected one of: {', '.join(FITNESSES)}")
             if self.lambda_ < 0 or self.latency_bound_ms < 0:
                 raise ConfigError("method.lambda_ and method.latency_bound_ms must be >= 0")
+            if not self.sharpness > 0:
+                raise ConfigError(f"method.sharpness={self.sharpness} is out of range; expected > 0")
 
     def latency_bound_ms(self, ctx: SearchContext) -> float | None:
         return self.config.latency_bound_ms or ctx.task.latency_bound_ms
 
     def lambda_(self) -> float:
         return self.config.lambda_
+
+    def sharpness(self) -> float:
+        return self.config.sharpness
 
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra", "ga") if self.config.decoder == "both" else (self.config.decoder,)

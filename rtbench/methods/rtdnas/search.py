@@ -1,30 +1,41 @@
 """The RT-DNAS supernet search: first-order bi-level optimisation of eq. 2, checkpointed every epoch (seed 000 §2.2, §3.1).
 
-Objective (eq. 2), for the architecture parameters on a search-val batch::
+Objective (eq. 2), for the architecture parameters on a search-val batch, in units of the bound::
 
-    L = L_a * L_t + lambda * exp(L_t - L_ub)
+    L = L_a * (L_t / L_ub) + lambda * exp(s * (L_t - L_ub) / L_ub)
 
 * ``L_a``: the segmentation cross-entropy of the supernet (eq. 1 mixing, partial channels).
-* ``L_t``: the expected latency of eq. 3-5 (``rtbench.spaces.msnas.cost.ExpectedLatency``)
-  from the profile's op latency table, in **milliseconds**, as the paper's ``L_ub = 50`` implies;
-  ``L_ub`` is in ms too, so the exponent is in ms and the penalty grows e-fold per ms over the bound.
+* ``L_t``: the latency estimate of the network the search is heading for
+  (``rtbench.spaces.msnas.cost``), in the same unit as ``L_ub``; ``L_ub``: the latency bound.
+* What the paper leaves open: eq. 2 as printed, ``L_a * L_t + lambda * exp(L_t - L_ub)``, gives
+  ``L_ub = 50 ms`` but no unit for the terms, and both terms depend on it. In ms, the first term
+  multiplies the architecture gradient of ``L_a`` by ``L_t`` (tens of ms), so with the same
+  optimiser the latency-aware search took architecture steps tens of times larger than the
+  MS-NAS baseline's (``L = L_a``); in seconds it would shrink them a thousandfold, and the
+  exponential would be e-fold per second instead of per ms. We measure latency in units of the
+  bound, ``x = L_t / L_ub``, which makes both terms dimensionless:
+* First term ``L_a * x``: near the bound ``x`` is about 1, so the architecture steps are those of
+  ``L = L_a`` plus a latency pull ``L_a * dx`` (tested: comparable gradient norms, ``tests/test_rtdnas_search.py``).
+* Penalty ``lambda * exp(s * (x - 1))``, sharpness ``s = PENALTY_SHARPNESS = 50``: at the paper's
+  ``L_ub = 50 ms`` the exponent is exactly the printed one, ``L_t - L_ub`` in ms (e-fold per ms),
+  and at any other bound or unit it keeps that relative sharpness, e-fold per 2% of the bound.
+  With ``lambda = 10`` (the method's default, "a large penalty factor") the penalty's slope in
+  ``x`` is ``lambda * s = 500`` times the first term's (``L_a``, about 1 for a 4-class
+  cross-entropy) at the bound, and falls below it 12% under the bound
+  (``x < 1 - ln(lambda * s) / s = 0.876``), so a bound that is not binding hardly distorts the search.
 * Keeping it finite: ``exp`` overflows float32 past an exponent of ~88 (an infinite loss, NaN
-  gradients), so the exponential is continued linearly beyond ``EXP_CAP`` = 20 ms over the bound
-  (:func:`capped_exp`: value and slope continuous, still strictly increasing; the penalty's slope
-  never exceeds ``lambda * e^20``). At or below the cap it is eq. 2 exactly. The cap is a
-  constant, the same in every budget.
-* ``lambda``: large (the method's default 10): the penalty's pull on ``L_t`` at the bound,
-  ``lambda * e^0``, is then ten times the first term's, ``L_a`` (about 1 for a 4-class
-  cross-entropy), while 3 ms under the bound it is already smaller, so a bound that is not binding
-  does not distort the search.
+  gradients), so the exponential is continued linearly beyond ``EXP_CAP`` = 20 e-folds (40% over
+  the bound at ``s = 50``; :func:`capped_exp`: value and slope continuous, still strictly
+  increasing; the penalty's slope never exceeds ``lambda * s * e^20``). At or below the cap it is
+  the exponential exactly. The cap is a constant, the same in every budget.
 * The MS-NAS baseline searches with ``L = L_a`` (``SearchSettings.latency_bound_ms = None``).
 
 Bi-level scheme (DARTS first order): every step first updates the architecture parameters
 (``MSNASSupernet.arch_parameters()``: the eq. 1 block logits and the network-level logits) on a
 search-val batch with the objective above, then the weights on a search-train batch with ``L_a``.
 Since ``L_t`` does not depend on the weights, eq. 2 and ``L_a`` have the same minimiser in the
-weights; minimising eq. 2 would only rescale the weights' learning rate by the current ``L_t``
-(tens of ms), so the weights minimise ``L_a``. The first ``warmup_epochs`` epochs update weights only.
+weights; minimising eq. 2 would only rescale the weights' learning rate by the current
+``L_t / L_ub``, so the weights minimise ``L_a``. The first ``warmup_epochs`` epochs update weights only.
 
 Optimisers. Seed 000 §3.1 names one optimiser, "SGD with momentum 0.9, learning rate from 0.01 to
 0.001, weight decay 0.0003", for "the architectural parameters"; it gives nothing else. We use
@@ -69,7 +80,11 @@ PROGRESS_EVERY_S = 30.0
 """Seconds between two progress messages inside a search epoch (an epoch can take many minutes on a CPU)."""
 
 EXP_CAP = 20.0
-"""Exponent (ms over the bound) beyond which eq. 2's exponential is continued linearly (:func:`capped_exp`)."""
+"""Exponent (e-folds) beyond which eq. 2's exponential is continued linearly (:func:`capped_exp`)."""
+
+PENALTY_SHARPNESS = 50.0
+"""``s`` of eq. 2's penalty ``exp(s * (L_t - L_ub) / L_ub)``: e-fold per ``1 / s`` of the bound over it
+(50: per 2%, the printed eq. 2's e-fold per ms at the paper's 50 ms bound; see the module docstring)."""
 
 CHECKPOINT = "rtdnas_search.pt"
 
@@ -85,8 +100,9 @@ class SearchSettings:
         steps_per_epoch: weight/architecture steps per epoch; 0 means one pass over the search-train
             loader, otherwise at most that many (``budget.search_batches``).
         warmup_epochs: leading epochs that update weights only (``budget.search_warmup_epochs``).
-        latency_bound_ms: ``L_ub`` of eq. 2; None searches with ``L = L_a`` (MS-NAS).
+        latency_bound_ms: ``L_ub`` of eq. 2 (> 0); None searches with ``L = L_a`` (MS-NAS).
         lambda_: the penalty factor of eq. 2.
+        sharpness: ``s`` of eq. 2's penalty (``PENALTY_SHARPNESS``).
         lr, lr_min, momentum, weight_decay: the SGD settings of §3.1 (both parameter groups).
         grad_clip: max norm of the weight gradients.
     """
@@ -96,11 +112,16 @@ class SearchSettings:
     warmup_epochs: int
     latency_bound_ms: float | None
     lambda_: float = 10.0
+    sharpness: float = PENALTY_SHARPNESS
     lr: float = 0.01
     lr_min: float = 0.001
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.latency_bound_ms is not None and not self.latency_bound_ms > 0:
+            raise ValueError(f"eq. 2 needs a positive latency bound, got {self.latency_bound_ms}")
 
     def fingerprint(self) -> dict[str, Any]:
         """Every setting but ``epochs``: a checkpoint resumes only under an equal fingerprint."""
@@ -112,11 +133,15 @@ def capped_exp(x: torch.Tensor, cap: float = EXP_CAP) -> torch.Tensor:
     return torch.where(x <= cap, torch.exp(torch.clamp(x, max=cap)), math.exp(cap) * (1.0 + x - cap))
 
 
-def rtdnas_objective(l_a: torch.Tensor, l_t: torch.Tensor, bound_ms: float | None, lambda_: float) -> torch.Tensor:
-    """Eq. 2: ``L_a * L_t + lambda * exp(L_t - L_ub)`` (``L_t``, ``L_ub`` in ms; exponential capped); ``L_a`` if no bound."""
+def rtdnas_objective(
+    l_a: torch.Tensor, l_t: torch.Tensor, bound_ms: float | None, lambda_: float, sharpness: float = PENALTY_SHARPNESS
+) -> torch.Tensor:
+    """Eq. 2 in units of the bound: ``L_a * (L_t / L_ub) + lambda * exp(s * (L_t - L_ub) / L_ub)`` (exponential
+    capped, :func:`capped_exp`; see the module docstring); ``L_a`` if there is no bound."""
     if bound_ms is None:
         return l_a
-    return l_a * l_t + lambda_ * capped_exp(l_t - bound_ms)
+    x = l_t / bound_ms
+    return l_a * x + lambda_ * capped_exp(sharpness * (x - 1.0))
 
 
 def _cosine(total_steps: int, ratio: float) -> Callable[[int], float]:
@@ -224,7 +249,7 @@ class SupernetSearch:
             if search_arch:
                 self.a_opt.zero_grad(set_to_none=True)
                 l_a = _cross_entropy(net, next(val_batches), self.device)
-                rtdnas_objective(l_a, self.l_t(), s.latency_bound_ms, s.lambda_).backward()
+                rtdnas_objective(l_a, self.l_t(), s.latency_bound_ms, s.lambda_, s.sharpness).backward()
                 self.a_opt.step()
                 self.a_sched.step()
                 val_ce.append(l_a.item())
@@ -246,7 +271,7 @@ class SupernetSearch:
                 )
         with torch.no_grad():
             l_t = self.l_t()
-            loss = rtdnas_objective(torch.tensor(float(np.mean(train_ce))), l_t.cpu(), s.latency_bound_ms, s.lambda_)
+            loss = rtdnas_objective(torch.tensor(float(np.mean(train_ce))), l_t.cpu(), s.latency_bound_ms, s.lambda_, s.sharpness)
         metrics = {"loss": float(loss), "L_a": float(np.mean(train_ce)), "L_t_ms": float(l_t)}
         if val_ce:
             metrics["val_L_a"] = float(np.mean(val_ce))
