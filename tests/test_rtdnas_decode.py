@@ -99,6 +99,9 @@ def test_parse_n_paths() -> None:
         (["method.latency_bound_ms=-1"], "method.lambda_ and method.latency_bound_ms"),
         (["method.fitness=speed"], "method.fitness='speed'"),
         (["method.max_paths=0"], "method.max_paths=0"),
+        (["method.estimate=exact"], "method.estimate='exact'"),
+        (["method.search_paths=10", "method.layers=4", "method.scales=3"], "method.search_paths=10 is out of range; expected 0..9"),
+        (["method.sharpness=0"], "method.sharpness=0"),
     ],
 )
 def test_bad_options_stop_at_config_time(args: list[str], message: str) -> None:

@@ -5,7 +5,8 @@ Both search the ``msnas`` space's supernet (§2.1) with first-order bi-level opt
 
 * ``rtdnas``: the architecture objective is eq. 2 in units of the bound,
   ``L_a * (L_t / L_ub) + lambda * exp(s * (L_t - L_ub) / L_ub)`` (``search``), with ``L_t`` the
-  eq. 3-5 expected latency from the profile's op latency table; the paths are chosen by
+  expected latency of the N_l-path derived network (eq. 3-5 extended to the union of N_l paths,
+  ``rtbench.spaces.msnas.cost.UnionLatency``) from the profile's op latency table; the paths are chosen by
   the genetic algorithm of §2.3 (``ga``) from a pool of the top 10 paths, seeded with the Dijkstra
   individual. ``method.fitness=weight`` (default) returns the heaviest individual (the accuracy
   proxy) that meets the real-time bounds by prediction, ``latency`` the fastest one (the paper's
@@ -48,6 +49,7 @@ from rtbench.methods.rtdnas.options import MSNASOptions
 from rtbench.methods.rtdnas.search import PENALTY_SHARPNESS, SearchSettings, SupernetSearch
 
 DECODERS = ("ga", "dijkstra", "both")
+ESTIMATES = ("union", "one_path")
 
 
 class _PathDecodingNAS(Method):
@@ -65,6 +67,10 @@ class _PathDecodingNAS(Method):
     def sharpness(self) -> float:
         """``s`` of eq. 2's penalty (``search.PENALTY_SHARPNESS``)."""
         return PENALTY_SHARPNESS
+
+    def estimate_paths(self) -> int | None:
+        """N_l of the ``L_t`` estimate (``UnionLatency``), or None for eq. 3-5 as printed (one path)."""
+        return self.config.estimate_paths()
 
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra",)
@@ -87,6 +93,8 @@ class _PathDecodingNAS(Method):
         set_determinism(seed=int(ctx.seed))
         supernet = ctx.space.supernet(space_cfg, ctx.task).to(ctx.device)
         train, val = ctx.loaders(val_fraction=0.5)
+        n_est = self.estimate_paths()
+        latency = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms, n_est)
         settings = SearchSettings(
             epochs=ctx.budget.search_epochs,
             steps_per_epoch=ctx.budget.search_batches,
@@ -94,8 +102,8 @@ class _PathDecodingNAS(Method):
             latency_bound_ms=self.latency_bound_ms(ctx),
             lambda_=self.lambda_(),
             sharpness=self.sharpness(),
+            latency_estimate=f"union N_l={n_est}, table ms" if n_est else "eq. 3-5 one path, table ms",
         )
-        latency = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms)
         SupernetSearch(supernet, latency, train, val, settings, ctx.checkpoint_dir, ctx.seed).run(ctx.report)
         bound = settings.latency_bound_ms or ctx.task.latency_bound_ms
         decoder = PathDecoder(supernet.cpu(), model.table_sum_ms, ctx.flops, RealTimeBounds.of(ctx.task, bound), self.fitness())
@@ -126,6 +134,11 @@ class RTDNAS(_PathDecodingNAS):
             decoder: ``ga`` (RT-DNAS), ``dijkstra`` (MS-NAS's decoding of the same search) or ``both``.
             fitness: the GA's objective: ``weight`` (the heaviest network meeting the bounds) or
                 ``latency`` (the fastest; the paper's literal §2.3 fitness). See ``fitness``.
+            estimate: eq. 2's ``L_t``: ``union`` (default), the expected table-sum latency of the
+                derived network of N_l paths (``rtbench.spaces.msnas.cost.UnionLatency``), or
+                ``one_path``, eq. 3-5 as printed (the mean one-path network, longest-path cells).
+            search_paths: the N_l of the ``union`` estimate; 0: the largest N_l of ``paths``, or 7
+                with ``paths=auto`` alone (``options.AUTO_SEARCH_PATHS``).
             lambda_: lambda of eq. 2 (see ``search`` for the default of 10).
             sharpness: ``s`` of eq. 2's penalty ``exp(s * (L_t - L_ub) / L_ub)``: e-fold per 1/s of the
                 bound (default 50, the printed eq. 2's e-fold per ms at 50 ms; see ``search``).
@@ -140,6 +153,8 @@ class RTDNAS(_PathDecodingNAS):
         paths: str = "auto"
         decoder: str = "ga"
         fitness: str = "weight"
+        estimate: str = "union"
+        search_paths: int = 0
         lambda_: float = 10.0
         sharpness: float = PENALTY_SHARPNESS
         latency_bound_ms: float = 0.0
@@ -150,10 +165,21 @@ class RTDNAS(_PathDecodingNAS):
                 raise ConfigError(f"method.decoder='{self.decoder}' is not valid; expected one of: {', '.join(DECODERS)}")
             if self.fitness not in FITNESSES:
                 raise ConfigError(f"method.fitness='{self.fitness}' is not valid; expected one of: {', '.join(FITNESSES)}")
+            if self.estimate not in ESTIMATES:
+                raise ConfigError(f"method.estimate='{self.estimate}' is not valid; expected one of: {', '.join(ESTIMATES)}")
+            if not 0 <= self.search_paths <= self.n_legal_paths():
+                raise ConfigError(
+                    f"method.search_paths={self.search_paths} is out of range; expected 0..{self.n_legal_paths()} "
+                    "(0: from method.paths; at most the grid's legal paths)"
+                )
             if self.lambda_ < 0 or self.latency_bound_ms < 0:
                 raise ConfigError("method.lambda_ and method.latency_bound_ms must be >= 0")
             if not self.sharpness > 0:
                 raise ConfigError(f"method.sharpness={self.sharpness} is out of range; expected > 0")
+
+        def estimate_paths(self) -> int:
+            """``search_paths``, else ``MSNASOptions.estimate_paths``."""
+            return self.search_paths or super().estimate_paths()
 
     def latency_bound_ms(self, ctx: SearchContext) -> float | None:
         return self.config.latency_bound_ms or ctx.task.latency_bound_ms
@@ -163,6 +189,9 @@ class RTDNAS(_PathDecodingNAS):
 
     def sharpness(self) -> float:
         return self.config.sharpness
+
+    def estimate_paths(self) -> int | None:
+        return self.config.estimate_paths() if self.config.estimate == "union" else None
 
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra", "ga") if self.config.decoder == "both" else (self.config.decoder,)

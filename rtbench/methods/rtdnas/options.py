@@ -12,6 +12,11 @@ AUTO = "auto"
 """``method.paths`` item that asks for the largest N_l whose network meets the bounds (``PathDecoder.auto``)."""
 
 
+AUTO_SEARCH_PATHS = 7
+"""N_l that eq. 2's estimate prices when ``method.paths`` is ``auto`` alone (and ``method.search_paths=0``):
+seed 000's Table 1 goes up to N_l = 7 and its Table 2 networks have N_l = 6-8."""
+
+
 def parse_paths(text: str) -> tuple[tuple[int, ...], bool]:
     """``"3,5,7"`` -> ``((3, 5, 7), False)``, ``"auto"`` -> ``((), True)``, ``"3,auto"`` -> ``((3,), True)``:
     distinct positive N_l values in the order given, and whether ``auto`` is listed; ConfigError otherwise."""
@@ -76,6 +81,11 @@ class MSNASOptions:
     def auto(self) -> bool:
         """Whether ``paths`` lists ``auto``."""
         return parse_paths(self.paths)[1]
+
+    def estimate_paths(self) -> int:
+        """The N_l whose derived network the search's latency estimate prices: the largest N_l of ``paths``,
+        else (``auto`` alone) ``AUTO_SEARCH_PATHS``, capped at the number of legal paths."""
+        return max(self.n_paths(), default=min(AUTO_SEARCH_PATHS, self.n_legal_paths()))
 
     def auto_paths(self) -> tuple[int, ...]:
         """The N_l values ``auto`` decodes: 1..N_max, N_max = min(``max_paths``, number of legal paths)."""

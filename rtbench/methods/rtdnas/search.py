@@ -5,8 +5,9 @@ Objective (eq. 2), for the architecture parameters on a search-val batch, in uni
     L = L_a * (L_t / L_ub) + lambda * exp(s * (L_t - L_ub) / L_ub)
 
 * ``L_a``: the segmentation cross-entropy of the supernet (eq. 1 mixing, partial channels).
-* ``L_t``: the latency estimate of the network the search is heading for
-  (``rtbench.spaces.msnas.cost``), in the same unit as ``L_ub``; ``L_ub``: the latency bound.
+* ``L_t``: the latency estimate of the network the decoder will derive: by default the expected
+  table-sum latency of the derived network of N_l paths (``rtbench.spaces.msnas.cost.UnionLatency``;
+  ``method.estimate=one_path``: eq. 3-5 as printed), in the same unit as ``L_ub``, the latency bound.
 * What the paper leaves open: eq. 2 as printed, ``L_a * L_t + lambda * exp(L_t - L_ub)``, gives
   ``L_ub = 50 ms`` but no unit for the terms, and both terms depend on it. In ms, the first term
   multiplies the architecture gradient of ``L_a`` by ``L_t`` (tens of ms), so with the same
@@ -74,7 +75,6 @@ from torch.utils.data import DataLoader
 
 from rtbench.errors import RTBenchError
 from rtbench.spaces.msnas import MSNASSupernet
-from rtbench.spaces.msnas.cost import ExpectedLatency
 
 PROGRESS_EVERY_S = 30.0
 """Seconds between two progress messages inside a search epoch (an epoch can take many minutes on a CPU)."""
@@ -103,6 +103,8 @@ class SearchSettings:
         latency_bound_ms: ``L_ub`` of eq. 2 (> 0); None searches with ``L = L_a`` (MS-NAS).
         lambda_: the penalty factor of eq. 2.
         sharpness: ``s`` of eq. 2's penalty (``PENALTY_SHARPNESS``).
+        latency_estimate: what ``L_t`` is (e.g. ``"union N_l=7, table ms"``), so that a checkpoint
+            resumes only under the same estimate.
         lr, lr_min, momentum, weight_decay: the SGD settings of §3.1 (both parameter groups).
         grad_clip: max norm of the weight gradients.
     """
@@ -113,6 +115,7 @@ class SearchSettings:
     latency_bound_ms: float | None
     lambda_: float = 10.0
     sharpness: float = PENALTY_SHARPNESS
+    latency_estimate: str = ""
     lr: float = 0.01
     lr_min: float = 0.001
     momentum: float = 0.9
@@ -173,7 +176,8 @@ class SupernetSearch:
 
     Args:
         supernet: the MS-NAS supernet, on the device to search on, freshly built under the seed.
-        latency: eq. 3-5 estimator over the supernet's shape (its cost callable: the table's p50, ms).
+        latency: the ``L_t`` estimator over the supernet's shape (``UnionLatency`` or eq. 3-5's
+            ``ExpectedLatency``), called with the eq. 1 weights; ms.
         train: search-train loader (weights); val: search-val loader (architecture). Both yield
             ``{"image": (B, 1, H, W), "label": (B, 1, H, W) int64}``.
         settings: epochs, steps, warm-up, eq. 2 parameters, optimiser settings.
@@ -184,7 +188,7 @@ class SupernetSearch:
     def __init__(
         self,
         supernet: MSNASSupernet,
-        latency: ExpectedLatency,
+        latency: Callable[[list[torch.Tensor]], torch.Tensor],
         train: DataLoader,
         val: DataLoader,
         settings: SearchSettings,
@@ -214,7 +218,7 @@ class SupernetSearch:
         self.history: list[dict[str, float]] = []
 
     def l_t(self) -> torch.Tensor:
-        """``L_t`` (eq. 3-5) of the current eq. 1 weights, ms."""
+        """``L_t`` of the current eq. 1 weights, ms."""
         return self.latency(self.net.block_weights())
 
     def run(self, report: Report) -> list[dict[str, float]]:

@@ -1,6 +1,7 @@
 """The ``msnas`` space: MS-NAS's two-level multi-scale search space as RT-DNAS uses it (seed 000 §2.1, §3.1).
 
-Network level: a grid of L layers x S scales (default 10 x 4, scales 1 to 1/8). A network is a
+Network level: a grid of L layers x S scales (default 10 x 4, scales 1 to 1/8; the paper gives
+the 10 layers, not the number of scales, ``config.MSNASConfig.scales``). A network is a
 union of N_l end-to-end paths over the grid; each path passes one cell per layer, and a cell is
 contracting, non-scaling or expanding (max-pool down, bilinear up, factor 2). Cell level: a cell
 turns its input X_0 into N blocks X_1..X_N (default 3), block i summing (input, op) pairs over
@@ -15,7 +16,8 @@ Modules (one job each):
 * ``supernet``: ``MSNASSupernet`` (alphas, betas, ``cell_weights``) and ``derive_cells``.
 * ``genotype``: the genotype format, validation and random sampling.
 * ``net``: ``MSNASNet`` (a derived network, path segments shared) and its op graph.
-* ``cost``: expected latency / FLOPs over the supernet (eq. 3-5).
+* ``cost``: expected latency / FLOPs over the supernet (eq. 3-5 as printed, and RT-DNAS's ``L_t``
+  for the N_l-path derived network, ``UnionLatency``).
 
 Design choices the paper leaves open (each also documented where it is implemented):
 
@@ -38,7 +40,7 @@ two paths about 25 ms; five to eight paths 1.5-2.1 GFLOPs and about 65-90 ms. So
 """
 
 from rtbench.spaces.msnas.config import CELL_OPS, MSNASConfig
-from rtbench.spaces.msnas.cost import ExpectedFlops, ExpectedLatency
+from rtbench.spaces.msnas.cost import ExpectedFlops, ExpectedLatency, UnionLatency
 from rtbench.spaces.msnas.net import MSNASNet
 from rtbench.spaces.msnas.paths import cell_probabilities, legal_cells, legal_paths, path_cells, path_counts
 from rtbench.spaces.msnas.space import MSNASSpace
@@ -52,6 +54,7 @@ __all__ = [
     "MSNASNet",
     "MSNASSpace",
     "MSNASSupernet",
+    "UnionLatency",
     "cell_probabilities",
     "derive_cells",
     "legal_cells",

@@ -1,8 +1,9 @@
 """Options of the ``msnas`` space: grid size, cell size, width, partial channels, candidate ops.
 
-Defaults follow seed 000 §3.1 where it gives a number (10 layers, 3 blocks per cell, scales 1 to
-1/8, factor-2 scaling, 1/4 of the channels through the ops) and are chosen for the quick budget
-(128 px on a 2-core CPU) where it does not (the base width, see ``MSNASConfig.channels``).
+Defaults follow seed 000 §3.1 where it gives a number (10 layers, 3 blocks per cell, factor-2
+scaling, 1/4 of the channels through the ops) and are our choice where it does not (the number of
+scales, ``MSNASConfig.scales``; the base width, chosen for the quick budget, 128 px on a 2-core
+CPU, ``MSNASConfig.channels``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ class MSNASConfig:
 
     Attributes:
         layers: L, the number of layers (cells along a path). Seed 000 §3.1: 10.
-        scales: S, the number of scales 1, 1/2, ..., 1/2^(S-1). Seed 000 §3.1: 1 to 1/8, so 4.
+        scales: S, the number of scales 1, 1/2, ..., 1/2^(S-1). Seed 000 does not give it (§3.1 names
+            the 10 layers, 3 cells per module and 3 blocks per cell, and factor-2 max-pooling and
+            upsampling, but no number of scales); 4 (1 to 1/8) is our choice, as many resolutions as
+            Auto-DeepLab's network-level grid.
         blocks: N, the blocks (new tensors X_1..X_N) of a cell. Seed 000 §3.1: 3.
         channels: C, the width at scale 0; scale ``s`` has ``C * 2^s`` channels (the usual doubling
             per halving, so every scale costs about the same FLOPs per op). 8 puts the derived

@@ -10,7 +10,7 @@ from torch import nn
 
 from rtbench.spaces.base import OpInstance, OpNode, Space, register_space
 from rtbench.spaces.msnas.config import MSNASConfig, scale_size
-from rtbench.spaces.msnas.cost import ExpectedFlops, ExpectedLatency
+from rtbench.spaces.msnas.cost import ExpectedFlops, ExpectedLatency, UnionLatency
 from rtbench.spaces.msnas.genotype import parse_paths, sample_genotype, validate_genotype
 from rtbench.spaces.msnas.net import MSNASNet, derived_op_graph
 from rtbench.spaces.msnas.ops import ADD, CONCAT, FIXED_OPS, HEAD, STEM, build_fixed_op, fixed_op_flops, scaling_op_name
@@ -34,9 +34,15 @@ class MSNASSpace(Space):
         """The supernet of the grid ``config`` (§2.1, eq. 1), freshly initialised under the global torch seed."""
         return MSNASSupernet(config, task)
 
-    def expected_latency(self, config: MSNASConfig, task: Task, image_size: int, op_ms: Callable[[OpInstance], float]) -> ExpectedLatency:
-        """``L_t`` of eq. 3-5 over the supernet of ``config``, pricing each op with ``op_ms`` (a latency model's op p50, ms)."""
-        return ExpectedLatency(config, task, image_size, op_ms)
+    def expected_latency(
+        self, config: MSNASConfig, task: Task, image_size: int, op_ms: Callable[[OpInstance], float], n_paths: int | None = None
+    ) -> ExpectedLatency | UnionLatency:
+        """``L_t`` over the supernet of ``config``, pricing each op with ``op_ms`` (a latency model's op p50, ms):
+        eq. 3-5 as printed (one path, longest-path cells) with ``n_paths=None``, else the expected table sum
+        of the derived network of ``n_paths`` paths (``UnionLatency``)."""
+        if n_paths is None:
+            return ExpectedLatency(config, task, image_size, op_ms)
+        return UnionLatency(config, task, image_size, op_ms, n_paths)
 
     def expected_flops(self, config: MSNASConfig, task: Task, image_size: int) -> ExpectedFlops:
         """Expected FLOPs over the supernet of ``config`` (eq. 3 and 5, cells summing their edges)."""
