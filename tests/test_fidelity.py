@@ -23,7 +23,7 @@ from rtbench.errors import ConfigError
 from rtbench.hardware.fidelity import CEILING, MODELS, FidelityReport, Score, run_latency_check, sample_distinct
 from rtbench.hardware.lut import LatencyTable, MeasureSettings, calibration_path
 from rtbench.hardware.measure import LatencyResult
-from rtbench.hardware.predict import CalibratedModel
+from rtbench.hardware.predict import CalibratedModel, GraphFeatures
 from rtbench.hardware.profile import HardwareProfile
 from rtbench.spaces.base import OpInstance, OpNode, Space
 from rtbench.tasks import CINE, Task
@@ -157,15 +157,17 @@ def test_report_end_to_end(tmp_path: Path) -> None:
 
 
 class FakeMeasure:
-    """Counts measurements; latency = 0.2 ms + 1 us per parameter."""
+    """Counts measurements; latency = 0.2 ms + 1 us per parameter, its p90 ``p90_factor`` times that."""
 
-    def __init__(self) -> None:
+    def __init__(self, p90_factor: float = 1.0) -> None:
         self.calls = 0
+        self.p90_factor = p90_factor
 
     def __call__(self, module: nn.Module, shape: tuple[int, int, int], profile: HardwareProfile) -> LatencyResult:
         self.calls += 1
         ms = 0.2 + 1e-3 * sum(p.numel() for p in module.parameters())
-        return LatencyResult(ms, ms, ms, ms, ms, ms, 1, 0.0)
+        p90 = self.p90_factor * ms
+        return LatencyResult(ms, p90, p90, ms, ms, p90, 1, 0.0)
 
 
 class FakePairMeasure:
@@ -262,6 +264,32 @@ def test_calibrated_model_recovers_a_latency_linear_in_its_features(tmp_path: Pa
         assert r.calibrated_ms == pytest.approx(r.measured_ms, rel=0.01)
 
 
+def test_latency_check_fits_and_saves_a_p90_calibration(tmp_path: Path) -> None:
+    """Networks whose measured p90 is 1.3x their p50: the saved calibration predicts both, the p90 fit on the
+    measured p90s (exactly linear in the features here), and the report grades it against the measured p90s."""
+    report = run_latency_check(
+        TinySpace(),
+        PROFILE,
+        n=6,
+        image_size=8,
+        calibration_n=6,
+        lut_root=tmp_path / "lut",
+        measure=FakeMeasure(p90_factor=1.3),
+        out_dir=tmp_path / "out",
+        drift="none",
+    )
+    for r in report.rows:
+        assert r.measured_p90_ms == pytest.approx(1.3 * r.measured_ms)
+        assert r.calibrated_p90_ms == pytest.approx(r.measured_p90_ms, rel=0.01)
+    assert report.calibration_p90["per_sum_ms"] == pytest.approx(1.3 * report.calibration["per_sum_ms"], rel=0.01)
+    assert report.p90_scores["calibrated p90"].acc10 == 100.0 and report.p90_scores["sum"].mape > 10.0
+    assert "calibrated p90 vs measured p90" in report.format_table()
+    loaded = CalibratedModel.load(Path(report.files["calibration file"]))
+    assert loaded is not None and loaded.p90_dict() == report.calibration_p90
+    saved = json.loads(Path(report.files["calibration file"]).read_text())
+    assert saved["format"] == 2 and set(saved["coef_p90"]) == set(CalibratedModel.FEATURES)
+
+
 def test_calibrated_model_save_load_round_trip(tmp_path: Path) -> None:
     model = CalibratedModel((0.25, 1.1, -0.2, -0.003), fitted_on=20)
     path = tmp_path / "sub" / "t.calibration.json"
@@ -274,6 +302,19 @@ def test_calibrated_model_save_load_round_trip(tmp_path: Path) -> None:
     assert CalibratedModel.load(tmp_path / "absent.calibration.json") is None
     with pytest.raises(ValueError, match="reserved"):
         model.save(path, {"coef": 1})
+    assert "coef_p90" not in saved and model.predict_p90(GraphFeatures(10.0, 5.0, 20, 1.0)) is None
+    with_p90 = CalibratedModel((0.25, 1.1, -0.2, -0.003), fitted_on=20, coef_p90=(0.5, 1.3, -0.2, -0.001))
+    with_p90.save(path, {"space": "tiny-fake"})
+    assert CalibratedModel.load(path) == with_p90 and json.loads(path.read_text())["format"] == 2
+
+
+def test_a_format_1_calibration_still_loads_without_a_p90_fit(tmp_path: Path) -> None:
+    """Calibrations saved before p90 fits existed keep working as p50 models."""
+    path = tmp_path / "t.calibration.json"
+    coef = dict(zip(CalibratedModel.FEATURES, (0.25, 1.1, -0.2, -0.003), strict=True))
+    path.write_text(json.dumps({"format": 1, "unit": "ms", "statistic": "p50", "coef": coef, "fitted_on": 20}))
+    loaded = CalibratedModel.load(path)
+    assert loaded == CalibratedModel((0.25, 1.1, -0.2, -0.003), fitted_on=20) and loaded.coef_p90 is None
 
 
 @pytest.mark.parametrize(
@@ -284,6 +325,12 @@ def test_calibrated_model_save_load_round_trip(tmp_path: Path) -> None:
         ('{"format": 1, "unit": "s", "statistic": "p50"}', "unit 's'"),
         ('{"format": 1, "unit": "ms", "statistic": "p50", "coef": {"intercept_ms": 1.0}, "fitted_on": 3}', "coef must name"),
         ('{"format": 1, "unit": "ms", "statistic": "p50", "fitted_on": 3}', "no 'coef' key"),
+        ('{"format": 3, "unit": "ms", "statistic": "p50"}', "format 3"),
+        (
+            '{"format": 2, "unit": "ms", "statistic": "p50", "fitted_on": 3, "coef": {"intercept_ms": 1, "per_sum_ms": 1, '
+            '"per_op_ms": 0, "per_melem_ms": 0}, "coef_p90": {"intercept_ms": 1}}',
+            "coef_p90 must name",
+        ),
     ],
 )
 def test_calibrated_model_load_rejects_a_corrupt_file(tmp_path: Path, text: str, why: str) -> None:

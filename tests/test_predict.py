@@ -84,6 +84,37 @@ def test_calibrated_fit_recovers_known_coefficients() -> None:
     assert list(model.as_dict()) == list(CalibratedModel.FEATURES)
 
 
+def test_calibrated_p90_fit_recovers_its_own_coefficients() -> None:
+    """The p90 coefficients are fit on the measured p90s, independently of the p50 ones."""
+    feats = _synthetic(30)
+    true_p90 = (3.0, 1.1, -0.04, 1.0)
+    p90 = [true_p90[0] + true_p90[1] * f.sum_ms + true_p90[2] * f.n_ops + true_p90[3] * f.act_melems for f in feats]
+    model = CalibratedModel.fit(feats, [_truth(f) for f in feats], p90)
+    assert model.coef == pytest.approx(TRUE, rel=1e-6, abs=1e-8)
+    assert model.coef_p90 == pytest.approx(true_p90, rel=1e-6, abs=1e-8)
+    assert model.predict_p90(feats[0]) == pytest.approx(p90[0])
+    assert CalibratedModel.fit(feats, [_truth(f) for f in feats]).predict_p90(feats[0]) is None
+
+
+def test_latency_model_predicts_p90_calibrated_where_it_can_else_the_table_sum() -> None:
+    from rtbench.hardware.latency_model import LatencyModel
+    from rtbench.spaces.msnas import MSNASSpace
+    from rtbench.tasks import CINE
+
+    space = MSNASSpace()
+    genotype = space.sample_genotype(np.random.default_rng(0), CINE, 32, {"layers": 4, "scales": 3, "channels": 4, "paths": 3})
+    op_ms = lambda inst: 0.1  # noqa: E731
+    plain = LatencyModel(space, CINE, 32, "stand-in", op_ms)
+    table = plain.table_sum_ms(genotype)
+    assert plain.predict_p90_ms(genotype) == table and plain.calibrated_p90_ms(genotype) is None
+    assert plain.predicts_p90 == "table-sum ms"
+    p50_only = LatencyModel(space, CINE, 32, "stand-in", op_ms, CalibratedModel((0.0, 0.5, 0.0, 0.0)))
+    assert p50_only.predict_p90_ms(genotype) == table and p50_only.predicts_p90 == "table-sum ms"
+    both = LatencyModel(space, CINE, 32, "stand-in", op_ms, CalibratedModel((0.0, 0.5, 0.0, 0.0), coef_p90=(1.0, 0.6, 0.0, 0.0)))
+    assert both.predict_p90_ms(genotype) == pytest.approx(1.0 + 0.6 * table) and both.predicts_p90 == "calibrated p90 ms"
+    assert both.predict_ms(genotype) == pytest.approx(0.5 * table)
+
+
 def test_calibrated_fit_shrugs_off_an_outlier() -> None:
     feats = _synthetic(40, seed=1)
     measured = [_truth(f) for f in feats]

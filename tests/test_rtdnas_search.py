@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,11 @@ import torch
 from rtbench.budgets import get_budget
 from rtbench.datasets.synthetic_cine import SyntheticCine
 from rtbench.errors import RTBenchError
+from rtbench.hardware.latency_model import LatencyModel
+from rtbench.hardware.predict import CalibratedModel
 from rtbench.hardware.profile import load_profile
 from rtbench.methods import SearchContext
+from rtbench.methods.rtdnas import RTDNAS
 from rtbench.methods.rtdnas.search import EXP_CAP, PENALTY_SHARPNESS, SearchSettings, SupernetSearch, capped_exp, rtdnas_objective
 from rtbench.spaces.base import OpInstance
 from rtbench.spaces.msnas import MSNASConfig, MSNASSpace, MSNASSupernet
@@ -160,6 +164,31 @@ def test_a_binding_bound_lowers_the_expected_latency(ctx: SearchContext, tmp_pat
     free.run(lambda **m: None)
     assert history[0]["L_t_ms"] < before and history[0]["L_t_ms"] < free.l_t().item()
     assert all(math.isfinite(v) for v in history[0].values())
+
+
+# ----------------------------------------------------------------------------- bounds in measured p90 ms
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_bounds_are_in_calibrated_p90_ms_where_the_profile_has_a_calibration(ctx: SearchContext, tmp_path: Path, calibrated: bool) -> None:
+    """A stand-in calibration predicting p90 = 2 x table sum: eq. 2's L_t is scaled by 2.000 and the decoders
+    check 2 x the table sum against the bound; without one, the search says it uses raw table ms and how to fit one."""
+    cal = CalibratedModel((0.0, 1.5, 0.0, 0.0), coef_p90=(0.0, 2.0, 0.0, 0.0)) if calibrated else None
+    source = lambda space, options: LatencyModel(space, CINE, SIZE, "stand-in", fake_latency, cal)  # noqa: E731
+    messages: list[str] = []
+    run = replace(ctx, latency_source=source, checkpoint_dir=tmp_path, report=lambda **m: messages.append(m.get("message", "")))
+    config = RTDNAS.Config(paths="2,3", layers=4, scales=3, channels=4, latency_bound_ms=9.0)
+    cands = RTDNAS(config).search(run)
+    factor = 2.0 if calibrated else 1.0
+    for c in cands:
+        assert c.predicted["latency_ms"] == pytest.approx(factor * c.predicted["table_sum_ms"])
+        assert c.predicted["violation_ms"] == pytest.approx(max(0.0, c.predicted["latency_ms"] - 9.0))
+    if calibrated:
+        assert any("eq. 2's L_t = 2.000 x table ms" in m for m in messages)
+        assert any("calibrated p90 ms" in m for m in messages if m.startswith("GA N_l="))
+    else:
+        hint = "bench latency-check hardware=local-cpu space=msnas budget=smoke"
+        assert any("no p90 calibration" in m and hint in m for m in messages)
 
 
 # ----------------------------------------------------------------------------- checkpoints and resume

@@ -14,6 +14,13 @@ Units and statistics, stated once:
   p50 in ms** of the whole network), or None where no check has been run for the profile.
 * ``predict_ms(genotype)``: ``calibrated_ms`` where a calibration exists, else ``table_sum_ms``;
   ``predicts`` says which (``"calibrated p50 ms"`` or ``"table-sum ms"``).
+* ``calibrated_p90_ms(genotype)``: the calibration's p90 fit (fit on the same networks' measured
+  p90s), predicting the **measured p90 in ms**, the statistic of the harness's real-time check;
+  None without a calibration or with one saved before p90 fits existed (format 1: rerun
+  ``bench latency-check``).
+* ``predict_p90_ms(genotype)``: ``calibrated_p90_ms`` where available, else ``table_sum_ms``;
+  ``predicts_p90`` says which (``"calibrated p90 ms"`` or ``"table-sum ms"``). A method that
+  bounds measured latency (RT-DNAS's ``method.latency_bound_ms``) checks it against this.
 
 The harness's constraint check never uses a prediction: it measures p90 on the profile.
 """
@@ -62,6 +69,11 @@ class LatencyModel:
         """What :meth:`predict_ms` returns: ``"calibrated p50 ms"`` or ``"table-sum ms"``."""
         return "calibrated p50 ms" if self.calibrated is not None else "table-sum ms"
 
+    @property
+    def predicts_p90(self) -> str:
+        """What :meth:`predict_p90_ms` returns: ``"calibrated p90 ms"`` or ``"table-sum ms"``."""
+        return "calibrated p90 ms" if self.calibrated is not None and self.calibrated.coef_p90 is not None else "table-sum ms"
+
     def table_sum_ms(self, genotype: dict[str, Any]) -> float:
         """Sum model: the table p50 of every op of the derived network's op graph, summed (table ms)."""
         return sum_latency(self.space.op_graph(genotype, self.task, self.image_size), self.op_ms)
@@ -77,6 +89,17 @@ class LatencyModel:
         cal = self.calibrated_ms(genotype)
         return cal if cal is not None else self.table_sum_ms(genotype)
 
+    def calibrated_p90_ms(self, genotype: dict[str, Any]) -> float | None:
+        """The calibrated prediction of the network's measured p90 (ms); None without a p90 calibration."""
+        if self.calibrated is None or self.calibrated.coef_p90 is None:
+            return None
+        return self.calibrated.predict_p90(graph_features(self.space.op_graph(genotype, self.task, self.image_size), self.op_ms))
+
+    def predict_p90_ms(self, genotype: dict[str, Any]) -> float:
+        """The network's p90 as best predicted: calibrated p90 ms, else table-sum ms (see :attr:`predicts_p90`)."""
+        cal = self.calibrated_p90_ms(genotype)
+        return cal if cal is not None else self.table_sum_ms(genotype)
+
 
 def table_latency_model(
     space: Space,
@@ -90,6 +113,11 @@ def table_latency_model(
     table = build_table(space, profile, image_size, task, config=options, progress=progress)
     calibrated = CalibratedModel.load(calibration_path(table.path)) if table.path is not None else None
     if progress:
-        what = "with its calibrated model" if calibrated else "table sum only (no calibration: run bench latency-check to fit one)"
+        if calibrated is None:
+            what = "table sum only (no calibration: run bench latency-check to fit one)"
+        elif calibrated.coef_p90 is None:
+            what = "with its calibrated p50 model (no p90 fit: rerun bench latency-check to add one)"
+        else:
+            what = "with its calibrated p50 and p90 models"
         progress(f"latency model for {space.name} @ {image_size} px on {profile.name}: {len(table)} ops, {what}")
     return LatencyModel(space, task, image_size, profile.name, table.latency_ms, calibrated, str(table.path or ""))

@@ -12,8 +12,9 @@ works for any space.
 * :class:`CalibratedModel`: a linear correction of the sum model fit on measured networks (see
   its docstring for the features and why). It predicts the *measured* p50 latency of a whole
   network in ms (single stream, batch 1, on the profile its latency table and measurements come
-  from); ``rtbench.hardware.fidelity`` fits one and caches it beside the table
-  (:meth:`CalibratedModel.save`, :func:`rtbench.hardware.lut.calibration_path`).
+  from) and, with a second set of coefficients fit on the same networks' measured p90s, their p90
+  (the statistic the harness checks real-time bounds on); ``rtbench.hardware.fidelity`` fits one
+  and caches it beside the table (:meth:`CalibratedModel.save`, :func:`rtbench.hardware.lut.calibration_path`).
 
 Metrics (all in percent): :func:`mpe` (signed bias), :func:`mape`, :func:`rmspe`, :func:`acc10` (nn-Meter's accuracy:
 the share of networks whose predicted latency is within +-10% of the measured one) and
@@ -40,7 +41,8 @@ from rtbench.spaces.base import OpInstance, OpNode
 Lookup = Callable[[OpInstance], float]
 """``t(inst)``: latency of one op instance in milliseconds (e.g. ``LatencyTable.latency_ms``)."""
 
-CALIBRATION_FORMAT = 1  # version of the JSON layout of CalibratedModel.save
+CALIBRATION_FORMAT = 2  # version of the JSON layout of CalibratedModel.save (2: adds coef_p90)
+READABLE_FORMATS = (1, 2)  # format 1 files (p50 only) still load, without a p90 fit
 
 
 def sum_latency(graph: Sequence[OpNode], t: Lookup) -> float:
@@ -96,8 +98,9 @@ class CalibratedModel:
 
     What it predicts is what it was fit on: the measured p50 latency of a whole network in
     milliseconds, single stream at batch 1 (the harness protocol), on the hardware profile the
-    latency table (which gives ``T_sum``) and the measurements come from. ``fitted_on`` is how many
-    networks the fit saw (0: not known).
+    latency table (which gives ``T_sum``) and the measurements come from; ``coef_p90``, the same
+    four features fit on the same networks' measured p90s, predicts their p90 (None: not fitted, as
+    in format-1 files). ``fitted_on`` is how many networks the fit saw (0: not known).
 
     ``A`` is the input activation volume (million elements). Why these features: a table entry is
     one op timed alone through the whole harness query, so it also contains what the network pays
@@ -121,6 +124,7 @@ class CalibratedModel:
 
     coef: tuple[float, float, float, float]
     fitted_on: int = 0
+    coef_p90: tuple[float, float, float, float] | None = None
 
     FEATURES = ("intercept_ms", "per_sum_ms", "per_op_ms", "per_melem_ms")
     UNIT = "ms"
@@ -132,12 +136,22 @@ class CalibratedModel:
         return np.array([[1.0, f.sum_ms, float(f.n_ops), f.act_melems] for f in features], dtype=np.float64)
 
     @classmethod
-    def fit(cls, features: Sequence[GraphFeatures], measured_ms: Sequence[float]) -> CalibratedModel:
-        """Fit the four coefficients on networks with known measured latency (ms).
+    def fit(
+        cls, features: Sequence[GraphFeatures], measured_ms: Sequence[float], measured_p90_ms: Sequence[float] | None = None
+    ) -> CalibratedModel:
+        """Fit the four coefficients on networks with known measured p50 latency (ms), and the four of
+        ``coef_p90`` on their measured p90s when given.
 
         ValueError if there are fewer networks than coefficients or a measured latency is not positive.
         """
         x = cls.design(features)
+        coef = cls._fit(x, measured_ms)
+        coef_p90 = cls._fit(x, measured_p90_ms) if measured_p90_ms is not None else None
+        return cls(coef, fitted_on=len(x), coef_p90=coef_p90)
+
+    @classmethod
+    def _fit(cls, x: np.ndarray, measured_ms: Sequence[float]) -> tuple[float, float, float, float]:
+        """Robust relative least squares of ``x @ b`` on ``measured_ms`` (see the class docstring)."""
         y = np.asarray(measured_ms, dtype=np.float64)
         if len(y) != len(x):
             raise ValueError(f"{len(x)} feature rows but {len(y)} measured latencies")
@@ -149,22 +163,34 @@ class CalibratedModel:
         start = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)[0]
         fit = least_squares(lambda b: x @ b / y - 1.0, start, loss="soft_l1", f_scale=0.05, x_scale="jac")
         b0, b1, b2, b3 = (float(v) for v in fit.x)
-        return cls((b0, b1, b2, b3), fitted_on=len(y))
+        return (b0, b1, b2, b3)
 
     def predict(self, features: GraphFeatures) -> float:
         """``T_cal`` of one network: its predicted measured p50 latency (ms, single stream, batch 1)."""
         return float(self.design([features])[0] @ np.asarray(self.coef))
 
+    def predict_p90(self, features: GraphFeatures) -> float | None:
+        """The network's predicted measured p90 latency (ms, single stream, batch 1); None without a p90 fit."""
+        if self.coef_p90 is None:
+            return None
+        return float(self.design([features])[0] @ np.asarray(self.coef_p90))
+
     def as_dict(self) -> dict[str, float]:
+        """The p50 coefficients, named by :attr:`FEATURES`."""
         return dict(zip(self.FEATURES, self.coef, strict=True))
+
+    def p90_dict(self) -> dict[str, float]:
+        """The p90 coefficients, named by :attr:`FEATURES` (empty without a p90 fit)."""
+        return dict(zip(self.FEATURES, self.coef_p90, strict=True)) if self.coef_p90 is not None else {}
 
     def save(self, path: Path, meta: dict[str, Any] | None = None) -> None:
         """Write the model to ``path`` as JSON, atomically (a temporary file in the same folder, then ``os.replace``).
 
-        The file holds ``format``, ``unit`` (``"ms"``), ``statistic`` (``"p50"``: the model predicts a
+        The file holds ``format`` (2), ``unit`` (``"ms"``), ``statistic`` (``"p50"``: ``coef`` predicts a
         network's measured p50 latency, single stream at batch 1), ``coef`` (named by
-        :attr:`FEATURES`), ``fitted_on`` (networks in the fit), then ``meta`` (what it was fit on:
-        space, image size, profile, ...). ValueError if a ``meta`` key would replace one of those.
+        :attr:`FEATURES`), ``coef_p90`` (likewise, predicting the measured p90; only when fitted),
+        ``fitted_on`` (networks in the fit), then ``meta`` (what it was fit on: space, image size,
+        profile, ...). ValueError if a ``meta`` key would replace one of those.
         """
         data: dict[str, Any] = {
             "format": CALIBRATION_FORMAT,
@@ -173,6 +199,8 @@ class CalibratedModel:
             "coef": self.as_dict(),
             "fitted_on": self.fitted_on,
         }
+        if self.coef_p90 is not None:
+            data["coef_p90"] = self.p90_dict()
         clash = sorted(set(data) & set(meta or {}))
         if clash:
             raise ValueError(f"CalibratedModel.save: meta keys {', '.join(clash)} are reserved")
@@ -181,8 +209,9 @@ class CalibratedModel:
 
     @classmethod
     def load(cls, path: Path) -> CalibratedModel | None:
-        """Read a model written by :meth:`save`: None if ``path`` does not exist, ConfigError naming the file
-        if it is not such a model (bad JSON, another format, unit or statistic, missing or non-finite coefficients)."""
+        """Read a model written by :meth:`save` (format 2, or format 1 without ``coef_p90``): None if ``path``
+        does not exist, ConfigError naming the file if it is not such a model (bad JSON, another format,
+        unit or statistic, missing or non-finite coefficients)."""
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
@@ -192,24 +221,32 @@ class CalibratedModel:
         try:
             if not isinstance(data, dict):
                 raise ValueError(f"a JSON {type(data).__name__}, expected an object")
-            expected = {"format": CALIBRATION_FORMAT, "unit": cls.UNIT, "statistic": cls.STATISTIC}
+            if data.get("format") not in READABLE_FORMATS:
+                raise ValueError(f"format {data.get('format')!r}, expected one of {READABLE_FORMATS}")
+            expected = {"unit": cls.UNIT, "statistic": cls.STATISTIC}
             for key, want in expected.items():
                 if data.get(key) != want:
                     raise ValueError(f"{key} {data.get(key)!r}, expected {want!r}")
-            coef = data["coef"]
-            if not isinstance(coef, dict) or set(coef) != set(cls.FEATURES):
-                raise ValueError(f"coef must name exactly {', '.join(cls.FEATURES)}")
-            values = tuple(coef[k] for k in cls.FEATURES)
-            if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
-                raise ValueError(f"coef values must be finite numbers, got {values}")
+            values = cls._coefficients(data["coef"], "coef")
+            p90 = cls._coefficients(data["coef_p90"], "coef_p90") if "coef_p90" in data else None
             fitted_on = data["fitted_on"]
             if not isinstance(fitted_on, int) or isinstance(fitted_on, bool) or fitted_on < 0:
                 raise ValueError(f"fitted_on {fitted_on!r}, expected a count")
         except (KeyError, ValueError) as err:
             why = f"no {err} key" if isinstance(err, KeyError) else str(err)
             raise ConfigError(f"{path}: not a readable calibrated latency model ({why}); delete it to refit") from None
+        return cls(values, fitted_on=fitted_on, coef_p90=p90)
+
+    @classmethod
+    def _coefficients(cls, coef: Any, key: str) -> tuple[float, float, float, float]:
+        """The four coefficients of a saved ``coef`` / ``coef_p90`` object; ValueError if it is not one."""
+        if not isinstance(coef, dict) or set(coef) != set(cls.FEATURES):
+            raise ValueError(f"{key} must name exactly {', '.join(cls.FEATURES)}")
+        values = tuple(coef[k] for k in cls.FEATURES)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            raise ValueError(f"{key} values must be finite numbers, got {values}")
         b0, b1, b2, b3 = (float(v) for v in values)
-        return cls((b0, b1, b2, b3), fitted_on=fitted_on)
+        return (b0, b1, b2, b3)
 
 
 def _relative_errors(pred: Sequence[float], measured: Sequence[float]) -> np.ndarray:

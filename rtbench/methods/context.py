@@ -7,7 +7,8 @@ A method gets one context per search and uses nothing else of the harness:
                          op graph, sampling, and the space's own cost model / supernet helpers
 ``ctx.latency_model()``  the profile's latency model for that space at the budget's image size
                          (``LatencyModel``: ``op_ms`` per op, ``table_sum_ms``, ``calibrated_ms``,
-                         ``predict_ms``; all in milliseconds, see ``rtbench.hardware.latency_model``)
+                         ``predict_ms``, ``calibrated_p90_ms``, ``predict_p90_ms``; all in
+                         milliseconds, see ``rtbench.hardware.latency_model``)
 ``ctx.flops(genotype)``  FLOPs of a derived network (2 x MACs)
 ``ctx.measure(module)``  ``Measurement``: batch-1 latency percentiles (ms) on the profile
 ``ctx.volumes``          the search pool only (no test patient), ``ctx.loaders()`` over it
@@ -109,7 +110,8 @@ class SearchContext:
 
         The first call on a machine measures the space's op table on the profile (minutes; progress
         goes to ``report``), later calls reuse the cache. See ``rtbench.hardware.latency_model`` for
-        units: ``op_ms`` and ``table_sum_ms`` are table p50 ms, ``calibrated_ms`` predicts measured p50 ms.
+        units: ``op_ms`` and ``table_sum_ms`` are table p50 ms, ``calibrated_ms`` predicts measured p50 ms and
+        ``calibrated_p90_ms`` measured p90 ms (None where ``bench latency-check`` has not fitted them).
         """
         if self.latency_source is not None:
             return self.latency_source(self.space, options)

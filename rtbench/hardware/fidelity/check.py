@@ -69,15 +69,18 @@ def run_latency_check(
        ones again (the second, independent pass). With ``drift="reference"`` one further distinct
        genotype is the reference network and every measurement is ``pair_measure(network,
        reference, ...)``, then drift-corrected (package docstring); with ``"none"``, ``measure``.
-    4. :class:`~rtbench.hardware.predict.CalibratedModel` is fit on the calibration networks; every
-       model and the second pass are scored against the first pass of the reported networks
-       (corrected and raw latencies separately under drift correction).
+    4. :class:`~rtbench.hardware.predict.CalibratedModel` is fit on the calibration networks, on
+       their measured p50s and, for its ``coef_p90``, on their measured p90s; every model and the
+       second pass are scored against the first pass of the reported networks (corrected and raw
+       latencies separately under drift correction), and the calibrated p90 against the reported
+       networks' measured p90s (``report.p90_scores``).
     5. When the table has a file (``table.path``), the calibrated model (fit on the drift-corrected
        latencies; raw ones with ``drift="none"``) is saved beside it, to
        :func:`~rtbench.hardware.lut.calibration_path` (``CalibratedModel.save``), for a later search to
-       load: it predicts the measured p50 latency of a whole network in ms, single stream at batch 1,
-       on ``profile``. Its meta records space, task, image size, profile, seed, n, calibration_n,
-       drift and when it was created (UTC); a later check on the same table replaces it.
+       load: it predicts the measured p50 and p90 latency of a whole network in ms, single stream at
+       batch 1, on ``profile`` (a search's bounds use the p90, ``LatencyModel.predict_p90_ms``). Its
+       meta records space, task, image size, profile, seed, n, calibration_n, drift and when it was
+       created (UTC); a later check on the same table replaces it.
     6. ``latency_check.{png,csv,json}`` are written to ``out_dir`` (default
        ``runs/latency-check/<space>_<profile>_<S>px_n<n>_seed<seed>``); ``report.files`` names them
        and the calibration file.
@@ -120,7 +123,9 @@ def run_latency_check(
     ref_p50s = [m.reference_ms for m in everything if m.reference_ms is not None]
     typical = float(np.median(ref_p50s)) if ref_p50s else None
 
-    model = CalibratedModel.fit(features[n:], [m.corrected(typical)[0] for m in cal_results])
+    model = CalibratedModel.fit(
+        features[n:], [m.corrected(typical)[0] for m in cal_results], [m.corrected(typical)[1] for m in cal_results]
+    )
     raw_model = CalibratedModel.fit(features[n:], [m.p50_ms for m in cal_results]) if typical is not None else None
     files: dict[str, str] = {}
     if table.path is not None:
@@ -147,6 +152,10 @@ def run_latency_check(
     ]
     scores = _scores(rows[:n], "measured_ms", "remeasured_ms", "calibrated_ms")
     raw_scores = _scores(rows[:n], "raw_ms", "raw_remeasured_ms", "raw_calibrated_ms") if typical is not None else {}
+    p90_scores = {
+        "calibrated p90": Score.of([r.calibrated_p90_ms for r in rows[:n]], [r.measured_p90_ms for r in rows[:n]]),
+        "sum": Score.of([r.sum_ms for r in rows[:n]], [r.measured_p90_ms for r in rows[:n]]),
+    }
 
     report = FidelityReport(
         space=sp.name,
@@ -157,7 +166,9 @@ def run_latency_check(
         n=n,
         calibration_n=calibration_n,
         calibration=model.as_dict(),
+        calibration_p90=model.p90_dict(),
         scores=scores,
+        p90_scores=p90_scores,
         rows=rows,
         table={k: v for k, v in table.header().items() if k != "updated"} | {"entries": len(table), "path": str(table.path)},
         environment=environment_info(profile),
@@ -211,6 +222,7 @@ def _row(
         sum_ms=f.sum_ms,
         longest_path_ms=f.longest_ms,
         calibrated_ms=model.predict(f),
+        calibrated_p90_ms=model.predict_p90(f),
         measured_ms=p50,
         measured_p90_ms=p90,
         remeasured_ms=second.corrected(typical_ms)[0] if second else None,

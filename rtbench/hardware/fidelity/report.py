@@ -43,7 +43,8 @@ class NetworkRow:
     ``measured_ms`` / ``measured_p90_ms`` / ``remeasured_ms`` are drift-corrected when the report
     is; ``raw_ms`` / ``raw_remeasured_ms`` are the uncorrected p50s and ``reference_ms`` the
     reference network's p50 in the first measurement's window (None without drift correction).
-    ``raw_calibrated_ms`` is the calibrated model fit on raw latencies.
+    ``raw_calibrated_ms`` is the calibrated model fit on raw latencies; ``calibrated_p90_ms`` the
+    calibrated model's p90 prediction (fit on measured p90s).
     """
 
     set: str
@@ -61,6 +62,7 @@ class NetworkRow:
     raw_remeasured_ms: float | None = None
     reference_ms: float | None = None
     raw_calibrated_ms: float | None = None
+    calibrated_p90_ms: float | None = None
 
 
 @dataclass
@@ -69,6 +71,8 @@ class FidelityReport:
 
     With drift correction, ``scores`` grade the corrected latencies and ``raw_scores`` the raw ones
     (empty without); ``reference`` holds the reference genotype and its median p50 over the run.
+    ``p90_scores`` grade the calibrated p90 model (coefficients ``calibration_p90``) and the plain
+    sum against the reported networks' measured p90s.
     """
 
     space: str
@@ -87,6 +91,8 @@ class FidelityReport:
     raw_scores: dict[str, Score] = field(default_factory=dict)
     raw_calibration: dict[str, float] = field(default_factory=dict)
     reference: dict[str, Any] = field(default_factory=dict)
+    calibration_p90: dict[str, float] = field(default_factory=dict)
+    p90_scores: dict[str, Score] = field(default_factory=dict)
 
     def report_rows(self) -> list[NetworkRow]:
         return [r for r in self.rows if r.set == "report"]
@@ -122,7 +128,13 @@ class FidelityReport:
             f"best {what}acc10 {best:.1f}% vs nn-Meter's {NN_METER_ACC10:.0f}% "
             f"(the {what}measurement itself reaches {self.scores[CEILING].acc10:.1f}%)"
         )
+        for label, sc in self.p90_scores.items():
+            lines.append(
+                f"{label} vs measured p90: bias {sc.mpe:+.1f}%, MAPE {sc.mape:.1f}%, acc10 {sc.acc10:.1f}%, Spearman {sc.spearman:.3f}"
+            )
         lines.append("calibrated: " + ", ".join(f"{k} {v:+.4g}" for k, v in self.calibration.items()))
+        if self.calibration_p90:
+            lines.append("calibrated p90: " + ", ".join(f"{k} {v:+.4g}" for k, v in self.calibration_p90.items()))
         lines.extend(f"{k}: {v}" for k, v in self.files.items())
         return "\n".join(lines)
 
@@ -136,7 +148,9 @@ class FidelityReport:
             "n": self.n,
             "calibration_n": self.calibration_n,
             "calibration": self.calibration,
+            "calibration_p90": self.calibration_p90,
             "scores": {k: asdict(v) for k, v in self.scores.items()},
+            "p90_scores": {k: asdict(v) for k, v in self.p90_scores.items()},
             "raw_scores": {k: asdict(v) for k, v in self.raw_scores.items()},
             "raw_calibration": self.raw_calibration,
             "reference": self.reference,

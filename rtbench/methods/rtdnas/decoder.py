@@ -52,10 +52,20 @@ class PathDecoder:
         flops: FLOPs of a derived network (recorded with each candidate).
         bounds: the real-time bounds.
         fitness: the GA's objective, ``"weight"`` or ``"latency"`` (``fitness.FITNESSES``).
+        table_sum_ms: the network's table sum, recorded with each candidate beside ``latency_ms``
+            (None: not recorded).
+        predicts: what ``latency_ms`` predicts, for the progress messages (``LatencyModel.predicts_p90``).
     """
 
     def __init__(
-        self, supernet: MSNASSupernet, latency_ms: GenotypeCost, flops: GenotypeCost, bounds: RealTimeBounds, fitness: str = "weight"
+        self,
+        supernet: MSNASSupernet,
+        latency_ms: GenotypeCost,
+        flops: GenotypeCost,
+        bounds: RealTimeBounds,
+        fitness: str = "weight",
+        table_sum_ms: GenotypeCost | None = None,
+        predicts: str = "ms",
     ) -> None:
         self.cfg = supernet.config
         self.cells = derive_cells(supernet)
@@ -64,6 +74,8 @@ class PathDecoder:
         self.flops = flops
         self.bounds = bounds
         self.objective = fitness
+        self.table_sum_ms = table_sum_ms
+        self.predicts = predicts
         bounds.fitness(1.0, objective=fitness)  # ConfigError now on an unknown fitness
         arriving, _ = path_counts(self.cfg.layers, self.cfg.scales)
         self.n_legal = arriving[self.cfg.layers][0]
@@ -135,7 +147,10 @@ class PathDecoder:
             if feasible
             else f"none meets them; N_l={best} violates them least ({fits[best].violation_ms:.1f} ms over)"
         )
-        report(message=f"auto N_l ({LABELS[decoder]}): predicted ms by N_l {{{listed}}}; bounds {self.describe_bounds()}: {verdict}")
+        report(
+            message=f"auto N_l ({LABELS[decoder]}): predicted {self.predicts} by N_l {{{listed}}}; "
+            f"bounds {self.describe_bounds()}: {verdict}"
+        )
         return best, self.decode(decoder, best, budget, seed)
 
     def describe_bounds(self) -> str:
@@ -180,6 +195,8 @@ class PathDecoder:
                 "flops": float(self.flops(genotype)),
                 "log_weight": fit.log_weight,
             }
+            if self.table_sum_ms is not None:
+                predicted["table_sum_ms"] = float(self.table_sum_ms(genotype))
             if key == entry:
                 predicted["entry"] = 1.0
             label = " = ".join(labels)
@@ -187,6 +204,6 @@ class PathDecoder:
             missed = sorted(n for n in self.exhaustive if any(lab.startswith(f"GA N_l={n}") for lab in labels))
             if missed:
                 verdict += "; the GA ended over the bounds, the exhaustive check of its pool found this one"
-            report(message=f"{label}: predicted {fit.latency_ms:.1f} ms, {fit.fps:.1f} frames/s single-stream ({verdict})")
+            report(message=f"{label}: predicted {fit.latency_ms:.1f} {self.predicts}, {fit.fps:.1f} frames/s single-stream ({verdict})")
             out.append(Candidate(space="msnas", genotype=genotype, label=label, predicted=predicted))
         return out
