@@ -244,4 +244,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m rtbench.cli``: run the importable module's main, not this ``__main__`` copy, or Ray
+    # pickles this module's functions by value (the console's lock included) and the submit fails.
+    from rtbench.cli import main as _main
+
+    sys.exit(_main())

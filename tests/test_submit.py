@@ -138,3 +138,17 @@ def test_acdc_smoke_submission(ray_session, tmp_path, acdc_root):
     rows = cand["folds"][0]["per_volume"]
     assert rows and all(r["patient"].startswith("patient") for r in rows)
     assert {r["phase"] for r in rows} <= {"ED", "ES"}
+
+
+def test_python_dash_m_submits(tmp_path):
+    """``python -m rtbench.cli submit ...`` (and ``python -m rtbench``) complete a smoke run: run as
+    ``__main__``, the CLI's functions were pickled by value for Ray and the submit died on a lock."""
+    import subprocess
+    import sys
+
+    args = ["submit", "method=unet", "method.width=4", "method.depth=3", *SMOKE, f"runs.dir={tmp_path}"]
+    done = subprocess.run([sys.executable, "-m", "rtbench.cli", *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert list(tmp_path.glob("*/*/record.json"))
+    again = subprocess.run([sys.executable, "-m", "rtbench", "runs", f"runs.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "unet" in again.stdout, again.stdout + again.stderr
