@@ -11,6 +11,12 @@ callback for progress, and returns a JSON-able payload. Each resolves the submis
 first (:func:`space_of`), which imports a plug-in's package, so a space the plug-in brings is
 registered in this worker before any space is looked up. None of them writes results: the runner
 does, so a trial that dies leaves nothing half-written.
+
+Temporal windows (:func:`window_of`, :mod:`rtbench.datasets.windows`): a candidate whose space
+declares a window of n > 1 frames is trained and scored on causal windows and timed one new frame
+per query; its training record keeps ``temporal`` (window kinds, ``temporal_fallback``), its
+measurement ``input``, and where the data have no cine its label says so
+(``ICA-UNet (n=3) [fallback: frame repeated]``). Single-frame candidates are untouched.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import torch
 from rtbench.config import RunSpec, spec_from_dict
 from rtbench.datasets import DatasetBundle, Volume, build_dataset
 from rtbench.datasets.splits import SplitPlan, make_split
+from rtbench.datasets.windows import fallback_marker, temporal_record
 from rtbench.errors import RTBenchError
 from rtbench.methods import METHODS, Candidate, SearchContext, build_method
 from rtbench.runfolder import RunFolder
@@ -78,6 +85,21 @@ def space_of(spec: RunSpec, name: str) -> Space:
     """The space ``name``, after resolving the submission's method (a plug-in registers its own space on import)."""
     METHODS.get(spec.method)
     return SPACES.create(name)
+
+
+def window_of(space: Space, genotype: dict[str, Any]) -> int:
+    """Frames n of the causal window the network of ``genotype`` consumes (input ``(B, n * C, H, W)``).
+
+    The door for any network with a temporal window: its space defines ``frames(genotype) -> n``.
+    A space without that method consumes one frame (n = 1), as every space did before windows.
+    """
+    declared = getattr(space, "frames", None)
+    if declared is None:
+        return 1
+    n = declared(genotype)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise RTBenchError(f"space '{space.name}': frames(genotype) returned {n!r}; expected an integer >= 1")
+    return n
 
 
 PATH_KEYS = ("source", "path", "file", "root", "dir")
@@ -131,11 +153,13 @@ def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str
     for c in candidates:
         if not isinstance(c, Candidate):
             raise RTBenchError(f"method '{spec.method}' returned {type(c).__name__}, expected rtbench.methods.Candidate")
-        space_of(spec, c.space).validate(c.genotype)
+        space = space_of(spec, c.space)
+        space.validate(c.genotype)
         if c.key in seen:
             continue
         seen.add(c.key)
-        out.append({**c.to_dict(), "key": c.key})
+        marker = fallback_marker(bundle.volumes + (bundle.test_volumes or []), window_of(space, c.genotype))
+        out.append({**c.to_dict(), "label": c.label + marker, "key": c.key})
     return {"candidates": out, "search_seconds": seconds, "search_patients": len(plan.search)}
 
 
@@ -153,13 +177,16 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     test_v = bundle.test_volumes if bundle.test_volumes is not None else _select(bundle.volumes, f.test)
     device = resolve_device(spec)
     seed = spec.seed * 1000 + fold
+    frames = window_of(space, cand_d["genotype"])
     seed_everything(seed)
     model = space.build(cand_d["genotype"], task, spec.budget.image_size).to(device)
     try:
-        stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m))
+        stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m), frames=frames)
     except TrainingDiverged as err:
         raise TrainingDiverged(f"candidate {cand_d.get('label', '?')} ({cand_d.get('key', '?')}), fold {fold}: {err}") from err
-    rows = evaluate(model, test_v, task, device)
+    rows = evaluate(model, test_v, task, device, frames=frames)
+    if frames > 1:
+        stats["temporal"] = temporal_record(frames, train_v, test_v)
     return {
         "fold": fold,
         "train": stats,
@@ -184,7 +211,8 @@ def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) 
     torch.manual_seed(spec.seed)
     model = space.build(cand_d["genotype"], task, spec.budget.image_size)
     shape = (task.in_channels, spec.budget.image_size, spec.budget.image_size)
-    result = measure_all(model, shape, spec.hardware, spec.budget, progress=lambda s: report(message=s))
+    frames = window_of(space, cand_d["genotype"])
+    result = measure_all(model, shape, spec.hardware, spec.budget, progress=lambda s: report(message=s), frames=frames)
     result["environment"] = environment_info(spec.hardware) | {"busy_cores_before": busy} | _ray_node()
     return result
 

@@ -8,7 +8,8 @@ What this module relies on, from ``../shared/data/acdc/README.md``:
   ``patientNNN_frameYY_gt.nii.gz`` its labels (0 background, 1 RV cavity, 2 myocardium, 3 LV
   cavity); two labelled frames per patient (ED and ES). ``patientNNN_4d.nii.gz`` (X, Y, slices,
   time) is the full cine sequence where present (only patient090 here; :func:`read_cine`); it is
-  not part of the labelled volumes.
+  not part of the labelled volumes, which carry no cine (``Volume.cine`` is None): a network with
+  a temporal window gets the repeated-frame fallback of :mod:`rtbench.datasets.windows`.
 * In-plane spacing varies (about 1.2 to 1.9 mm), slice spacing 5 to 10 mm, 6 to 21 slices, matrix
   sizes vary; read the spacing from the header zooms, not the affine.
 * Split by patient, never by frame or slice (:mod:`rtbench.datasets.splits`).

@@ -60,6 +60,29 @@ class NativeGrid:
         return self.resized[0] / self.shape[1], self.resized[1] / self.shape[2]
 
 
+@dataclass(eq=False)
+class CineSequence:
+    """The acquired cine a :class:`Volume` is one frame of, for networks that consume a temporal window.
+
+    A network with a window of n frames segments frame t from frames t - n + 1 .. t, the current
+    frame and the ones acquired before it (causal: never a later frame);
+    :func:`rtbench.datasets.windows.causal_window` cuts that window from here.
+
+    Attributes:
+        frames: every frame of the sequence in acquisition order, each float32 (S, H, W) on the
+            harness grid and normalised like ``Volume.image``; ``frames[index]`` is the volume's
+            own image. Volumes of one patient share the tuple (no copy).
+        index: the volume's frame in ``frames``.
+        cyclic: the frames cover exactly one periodic cardiac cycle, so the frame before frame 0
+            is the last one (a continuous acquisition of a periodic heart); otherwise the window of
+            an early frame is padded by repeating frame 0 (the start of a stream).
+    """
+
+    frames: tuple[np.ndarray, ...]
+    index: int
+    cyclic: bool = True
+
+
 @dataclass
 class Volume:
     """One short-axis stack at the harness grid.
@@ -78,6 +101,9 @@ class Volume:
             the harness grid *is* the native grid (generated data such as synthetic-cine, drawn
             directly on the harness grid): native-grid scores are then the grid scores.
         meta: free-form provenance (source file, frame number); nothing downstream depends on it.
+        cine: the acquired sequence this volume is one frame of (:class:`CineSequence`), or ``None``
+            when the dataset has none (ACDC and nifti-folder: only labelled frames are read); a
+            network with a temporal window then gets the fallback of :mod:`rtbench.datasets.windows`.
     """
 
     case_id: str
@@ -89,6 +115,7 @@ class Volume:
     spacing: tuple[float, float, float]
     meta: dict[str, Any] = field(default_factory=dict)
     native: NativeGrid | None = None
+    cine: CineSequence | None = None
 
     @property
     def num_slices(self) -> int:

@@ -24,6 +24,12 @@ in physical millimetres, so a heart has a plausible size on any grid:
 
 Images are normalised per volume exactly as ACDC's (:func:`~rtbench.datasets.preprocess.normalise_intensity`).
 
+Sequence: every frame of the cycle is labelled, and each volume carries the patient's cine
+(``Volume.cine``: the frames of the cycle in order, cyclic, since the cycle is periodic), so a
+network with a temporal window gets real causal windows (:mod:`rtbench.datasets.windows`). The
+default ``frames=2`` is a two-frame cine (ED, ES); ``dataset.frames=25`` samples the cycle at a
+cine rate. The sequence is a view of the same arrays: the data, and the fingerprint, are unchanged.
+
 Native grid: the data are drawn on the harness grid, so that grid *is* their native grid. Volumes
 carry ``native=None``, which the scoring reads as "the native-grid scores are the grid scores"
 (:func:`rtbench.train.metrics.evaluate`); there is nothing to resample back.
@@ -46,7 +52,7 @@ from typing import ClassVar
 import numpy as np
 
 from rtbench.budgets import Budget
-from rtbench.datasets.base import DatasetBundle, Volume, register_dataset
+from rtbench.datasets.base import CineSequence, DatasetBundle, Volume, register_dataset
 from rtbench.datasets.nifti import sha256_of
 from rtbench.datasets.preprocess import PREPROCESS_VERSION, normalise_intensity
 from rtbench.errors import ConfigError
@@ -306,7 +312,7 @@ def synthesize_patient(
 
     slice_mm = float(lv_length * z_apex / (slices - 1)) if slices > 1 else float(lv_length)
     spacing = (slice_mm, px, px)
-    return [
+    volumes = [
         Volume(
             case_id=f"{patient}_{phase}",
             patient=patient,
@@ -320,6 +326,10 @@ def synthesize_patient(
         )
         for k, phase in enumerate(phases)
     ]
+    cycle = tuple(v.image for v in volumes)  # the patient's cine: one periodic cycle, shared, not copied
+    for k, v in enumerate(volumes):
+        v.cine = CineSequence(frames=cycle, index=k, cyclic=True)
+    return volumes
 
 
 def _texture(rng: np.random.Generator, slices: int, n: int, fov_mm: float, scale_mm: float) -> np.ndarray:

@@ -25,6 +25,14 @@ module, its device and the process's thread setting are left as they were.
 
 Measurement settings come from the profile; a budget's ``min_queries``, ``min_duration_s`` and
 ``warmup_queries`` override them when > 0 (the smoke budget uses tiny ones).
+
+A network with a temporal window of n frames (``frames`` > 1, :mod:`rtbench.datasets.windows`) is
+still timed per frame as it arrives: each latency query hands one new frame to a host ring buffer
+of the last n frames, which assembles the causal (n, H, W) stack, oldest first; the clock starts
+before that assembly and covers the whole stack's copy to the device (n frames, not one: the
+harness keeps no device-side state between queries). The ring starts full of the first frame
+(start-of-stream padding) and fills with real frames during the warm-up. The throughput stream
+builds each frame's window the same way from the frames before it.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from rtbench.budgets import Budget
+from rtbench.datasets.windows import FrameRing, StreamWindows
 from rtbench.errors import ConfigError
 from rtbench.hardware.profile import HardwareProfile
 from rtbench.tasks import Task
@@ -177,31 +186,36 @@ def measure_latency(
     profile: HardwareProfile,
     budget: Budget | None = None,
     progress: Progress | None = None,
+    frames: int = 1,
 ) -> LatencyResult:
     """Single-stream end-to-end latency of ``model`` on ``profile`` (see the module docstring).
 
     ``input_shape`` is (C, H, W) of one frame. The clock starts before the host frame is handed
     to torch and stops when the uint8 mask is a host numpy array. Untimed warm-up first, then
-    queries until both the minimum query count and the minimum duration are met.
+    queries until both the minimum query count and the minimum duration are met. ``frames`` > 1:
+    the network's temporal window; each query pushes one new frame into the host ring buffer and
+    the clock covers the stack's assembly and transfer too.
     """
     device, dtype = torch_device(profile), torch_dtype(profile)
     warmup = int(_override(budget.warmup_queries if budget else 0, profile.warmup_queries))
     min_queries = int(_override(budget.min_queries if budget else 0, profile.min_queries))
     min_duration_s = float(_override(budget.min_duration_s if budget else 0.0, profile.min_duration_s))
     net = measured_copy(model, device, dtype)
-    frames = frame_pool((1, *input_shape))
+    pool = frame_pool((1, *input_shape))
     if progress:
         progress(f"latency: {profile.name}, {warmup} warm-up queries, then >= {min_queries} queries and >= {min_duration_s:g} s")
     times_ns: list[int] = []
+    ring = FrameRing(frames) if frames > 1 else None  # a window network: one new frame per query, stacked on the host
     with profile_threads(profile), torch.inference_mode():
         for i in range(warmup):
-            segment(net, frames[i % len(frames)], device, dtype)
+            frame = pool[i % len(pool)]
+            segment(net, frame if ring is None else ring.push(frame), device, dtype)
         start = end = time.perf_counter_ns()
         deadline = start + int(min_duration_s * 1e9)
         while len(times_ns) < min_queries or end < deadline:
-            frame = frames[len(times_ns) % len(frames)]
+            frame = pool[(len(times_ns) + (0 if ring is None else warmup)) % len(pool)]
             t0 = time.perf_counter_ns()
-            segment(net, frame, device, dtype)
+            segment(net, frame if ring is None else ring.push(frame), device, dtype)
             end = time.perf_counter_ns()
             times_ns.append(end - t0)
     result = _latency_result(times_ns, (end - start) / 1e9)
@@ -281,13 +295,16 @@ def measure_throughput(
     profile: HardwareProfile,
     budget: Budget | None = None,
     progress: Progress | None = None,
+    frames: int = 1,
 ) -> ThroughputResult:
     """Sustained end-to-end frames/s of ``model`` over a stream of ``profile.stream_batch``-frame batches.
 
     Each batch goes host -> device -> forward -> argmax -> host inside the clock, one batch after
     another. The untimed warm-up covers as many frames as the latency warm-up (at least one
     batch). The timed phase lasts at least ``throughput_min_duration_s`` (a budget's
-    ``min_duration_s`` when > 0) and at least ``MIN_STREAM_BATCHES`` batches.
+    ``min_duration_s`` when > 0) and at least ``MIN_STREAM_BATCHES`` batches. ``frames`` > 1: each
+    frame of a batch is given its causal window (:class:`~rtbench.datasets.windows.StreamWindows`,
+    assembled inside the clock), so a batch of B frames is B windows of ``frames`` frames.
     """
     device, dtype = torch_device(profile), torch_dtype(profile)
     batch = profile.stream_batch
@@ -299,13 +316,16 @@ def measure_throughput(
     if progress:
         progress(f"throughput: {profile.name}, batches of {batch}, >= {min_duration_s:g} s")
     done = 0
+    stream = StreamWindows(frames) if frames > 1 else None  # a window network: each frame's window, built on the host
     with profile_threads(profile), torch.inference_mode():
         for i in range(warmup):
-            segment(net, batches[i % len(batches)], device, dtype)
+            arrived = batches[i % len(batches)]
+            segment(net, arrived if stream is None else stream.push(arrived), device, dtype)
         start = end = time.perf_counter_ns()
         deadline = start + int(min_duration_s * 1e9)
         while done < MIN_STREAM_BATCHES or end < deadline:
-            segment(net, batches[done % len(batches)], device, dtype)
+            arrived = batches[done % len(batches)]
+            segment(net, arrived if stream is None else stream.push(arrived), device, dtype)
             end = time.perf_counter_ns()
             done += 1
     duration_s = (end - start) / 1e9
@@ -344,17 +364,28 @@ def measure_all(
     profile: HardwareProfile,
     budget: Budget | None = None,
     progress: Progress | None = None,
+    frames: int = 1,
 ) -> dict[str, Any]:
     """Latency, throughput, parameter count and FLOPs of ``model``: the harness's measure step.
 
     Returns ``{"latency": LatencyResult.to_dict(), "throughput": ThroughputResult.to_dict(),
-    "params": int, "flops": int}``.
+    "params": int, "flops": int}``; for a network with a temporal window (``frames`` > 1) also
+    ``"input"``: its window and how the measurement fed it (FLOPs are counted on the whole stack).
     """
-    latency = measure_latency(model, input_shape, profile, budget, progress)
-    throughput = measure_throughput(model, input_shape, profile, budget, progress)
-    return {
+    latency = measure_latency(model, input_shape, profile, budget, progress, frames)
+    throughput = measure_throughput(model, input_shape, profile, budget, progress, frames)
+    c, h, w = input_shape
+    out: dict[str, Any] = {
         "latency": latency.to_dict(),
         "throughput": throughput.to_dict(),
         "params": count_params(model),
-        "flops": count_flops(model, input_shape),
+        "flops": count_flops(model, (frames * c, h, w)),
     }
+    if frames > 1:
+        out["input"] = {
+            "frames": frames,
+            "stack_shape": [frames * c, h, w],
+            "feed": "one new frame per query into a host ring buffer of the last frames; "
+            "the clock covers the stack's assembly and its whole copy to the device",
+        }
+    return out

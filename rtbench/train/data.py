@@ -1,7 +1,10 @@
 """Slice-level data for the shared recipe: patient splits, MONAI augmentation and loaders.
 
 Networks are 2D: every short-axis slice of every :class:`~rtbench.datasets.base.Volume` is one
-training item, ``{"image": float32 (1, H, W), "label": int64 (1, H, W)}``. Splits are always made
+training item, ``{"image": float32 (1, H, W), "label": int64 (1, H, W)}``. A network with a temporal
+window of n frames gets the slice's causal window instead, ``"image": (n, H, W)``, oldest frame first
+(:mod:`rtbench.datasets.windows`); the label is the current frame's, and the augmentation moves all
+n frames alike (one affine and one intensity draw per item). Splits are always made
 over patients (never over frames or slices), so the two ED/ES frames of a patient, and all their
 slices, fall on the same side.
 
@@ -32,6 +35,8 @@ from monai.transforms import (
     RandShiftIntensityd,
 )
 from torch.utils.data import Dataset
+
+from rtbench.datasets.windows import causal_window
 
 if TYPE_CHECKING:
     from rtbench.datasets.base import Volume
@@ -82,14 +87,16 @@ class SliceDataset(Dataset):
     """Every slice of every volume as one item ``{"image": (1, H, W) float32, "label": (1, H, W) int64}``.
 
     Items are views of the volumes' arrays (no copy of the data set is made); with a ``transform``
-    the image is copied before augmentation so the volumes are never modified.
+    the image is copied before augmentation so the volumes are never modified. With ``frames`` = n
+    > 1 an item's image is the slice's causal window, ``(n, H, W)``, stacked when the item is read.
 
     Args:
         volumes: volumes of equal in-plane size (H, W).
         transform: a MONAI dictionary transform applied to each item (``None``: no augmentation).
+        frames: the network's temporal window (1: the frame alone).
     """
 
-    def __init__(self, volumes: Sequence[Volume], transform: Compose | None = None) -> None:
+    def __init__(self, volumes: Sequence[Volume], transform: Compose | None = None, frames: int = 1) -> None:
         self.images = [np.ascontiguousarray(v.image, dtype=np.float32) for v in volumes]
         self.labels = [np.ascontiguousarray(v.label, dtype=np.uint8) for v in volumes]
         shapes = {im.shape[1:] for im in self.images}
@@ -97,13 +104,18 @@ class SliceDataset(Dataset):
             raise ValueError(f"all volumes must share one in-plane size, got {sorted(shapes)}")
         self.index = [(v, s) for v, im in enumerate(self.images) for s in range(im.shape[0])]
         self.transform = transform
+        self.frames = frames
+        self.windows = [causal_window(v, frames)[0] for v in volumes] if frames > 1 else []
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         v, s = self.index[i]
-        image = torch.from_numpy(self.images[v][s : s + 1])
+        if self.frames > 1:
+            image = torch.from_numpy(np.stack([np.asarray(f[s], dtype=np.float32) for f in self.windows[v]]))
+        else:
+            image = torch.from_numpy(self.images[v][s : s + 1])
         label = torch.from_numpy(self.labels[v][s : s + 1]).long()
         if self.transform is None:
             return {"image": image, "label": label}
@@ -117,16 +129,18 @@ def slice_loader(
     augment: bool,
     seed: int,
     num_workers: int = 0,
+    frames: int = 1,
 ) -> DataLoader:
     """A MONAI ``DataLoader`` over the slices of ``volumes``; order and augmentation fixed by ``seed``.
 
-    Batches are ``{"image": (B, 1, H, W) float32, "label": (B, 1, H, W) int64}``. The last, smaller
+    Batches are ``{"image": (B, 1, H, W) float32, "label": (B, 1, H, W) int64}`` (``(B, frames, H, W)``
+    images for a network with a temporal window, see :class:`SliceDataset`). The last, smaller
     batch is kept (every slice is seen once per epoch). An empty ``volumes`` gives a loader that
     yields nothing. The augmentation stream depends on ``num_workers`` (each worker gets its own
     seed from the generator), so runs compare bit for bit only at the same ``num_workers``.
     """
     transform = train_transforms(int(volumes[0].image.shape[-1])) if augment and volumes else None
-    dataset = SliceDataset(volumes, transform)
+    dataset = SliceDataset(volumes, transform, frames)
     generator = torch.Generator().manual_seed(int(seed))
     return DataLoader(
         dataset,

@@ -54,6 +54,7 @@ from monai.networks.utils import one_hot
 from torch import nn
 
 from rtbench.datasets.preprocess import to_native
+from rtbench.datasets.windows import causal_window, stack_window
 
 if TYPE_CHECKING:
     from rtbench.datasets.base import Volume
@@ -90,20 +91,26 @@ def row_metric_names(classes: Sequence[str]) -> list[str]:
     return metric_names(classes) + metric_names(classes, GRID_PREFIX)
 
 
-def predict_probabilities(model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16) -> torch.Tensor:
+def predict_probabilities(model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16, frames: int = 1) -> torch.Tensor:
     """Class probabilities of ``volume``, slice by slice: softmax over the logits of each batch of slices.
 
-    Runs in eval mode under ``torch.inference_mode`` and restores the model's previous mode.
-    Returns a float32 CPU tensor (C, S, H, W).
+    A network with a temporal window (``frames`` > 1) is given each slice's causal window, (n, H, W),
+    oldest frame first (:func:`rtbench.datasets.windows.causal_window`). Runs in eval mode under
+    ``torch.inference_mode`` and restores the model's previous mode. Returns a float32 CPU tensor
+    (C, S, H, W).
     """
     was_training = model.training
     model.eval()
+    window = causal_window(volume, frames)[0] if frames > 1 else ()
     image = torch.from_numpy(np.ascontiguousarray(volume.image, dtype=np.float32))
     parts = []
     try:
         with torch.inference_mode():
             for start in range(0, image.shape[0], batch_size):
-                x = image[start : start + batch_size].unsqueeze(1).to(device)
+                if frames > 1:
+                    x = torch.from_numpy(stack_window(window, start, start + batch_size)).to(device)
+                else:
+                    x = image[start : start + batch_size].unsqueeze(1).to(device)
                 parts.append(torch.softmax(model(x).float(), dim=1).cpu())
     finally:
         model.train(was_training)
@@ -160,17 +167,20 @@ def score_volume(pred: np.ndarray, label: np.ndarray, spacing: Sequence[float], 
     return out
 
 
-def evaluate(model: nn.Module, volumes: Sequence[Volume], task: Task, device: torch.device) -> list[dict[str, Any]]:
+def evaluate(model: nn.Module, volumes: Sequence[Volume], task: Task, device: torch.device, frames: int = 1) -> list[dict[str, Any]]:
     """Score ``model`` on every volume, on its native grid and on the harness grid: one row per volume.
 
     Each row holds ``case_id``, ``patient``, ``phase``, ``group``, ``scored_on``, the native-grid
     metrics of :func:`score_volume` for ``task.classes`` (``dice_RV``...) and the harness-grid ones
-    under :data:`GRID_PREFIX` (``grid_dice_RV``...); see the module docstring.
+    under :data:`GRID_PREFIX` (``grid_dice_RV``...); see the module docstring. A network with a
+    temporal window (``frames`` > 1) is fed causal windows, and its rows also hold ``window``: the
+    kind of window the volume got (``cine``, ``padded``, or ``repeated`` for the fallback;
+    :mod:`rtbench.datasets.windows`).
     """
     model = model.to(device)
     rows = []
     for v in volumes:
-        probs = predict_probabilities(model, v, device)
+        probs = predict_probabilities(model, v, device, frames=frames)
         grid = score_volume(probs.argmax(dim=0).to(torch.uint8).numpy(), v.label, v.spacing, task.classes)
         if v.native is None:
             native, scored_on = grid, "harness grid (native)"
@@ -178,6 +188,8 @@ def evaluate(model: nn.Module, volumes: Sequence[Volume], task: Task, device: to
             native = score_volume(to_native(probs, v.native), v.native.label, v.native.spacing, task.classes)
             scored_on = "native grid"
         row: dict[str, Any] = {"case_id": v.case_id, "patient": v.patient, "phase": v.phase, "group": v.group, "scored_on": scored_on}
+        if frames > 1:
+            row["window"] = causal_window(v, frames)[1]
         row.update(native)
         row.update({GRID_PREFIX + k: x for k, x in grid.items()})
         rows.append(row)

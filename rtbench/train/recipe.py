@@ -73,6 +73,7 @@ def train_model(
     seed: int,
     device: torch.device,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    frames: int = 1,
 ) -> dict[str, Any]:
     """Train ``model`` (freshly built, untrained) on the slices of ``volumes`` with the shared recipe.
 
@@ -86,6 +87,8 @@ def train_model(
         on_epoch: called after every epoch with ``{"epoch": i (1-based), "epochs": n, "loss": mean
             training loss of the epoch, "lr": learning rate of the epoch's last step, "seconds":
             wall time of the epoch}``.
+        frames: the network's temporal window; > 1 feeds each slice's causal window of that many
+            frames (``rtbench.train.data.SliceDataset``).
 
     Returns:
         ``{"epochs", "final_loss" (mean loss of the last epoch), "train_seconds", "slices" (training
@@ -97,7 +100,7 @@ def train_model(
     if sum(v.num_slices for v in volumes) == 0:
         raise ValueError("train_model needs at least one training slice")
     seed_everything(seed)
-    loader = slice_loader(volumes, budget.batch_size, shuffle=True, augment=True, seed=seed)
+    loader = slice_loader(volumes, budget.batch_size, shuffle=True, augment=True, seed=seed, frames=frames)
     steps = budget.epochs * len(loader)
     model.to(device).train()
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
