@@ -90,13 +90,10 @@ def space_of(spec: RunSpec, name: str) -> Space:
 def window_of(space: Space, genotype: dict[str, Any]) -> int:
     """Frames n of the causal window the network of ``genotype`` consumes (input ``(B, n * C, H, W)``).
 
-    The door for any network with a temporal window: its space defines ``frames(genotype) -> n``.
-    A space without that method consumes one frame (n = 1), as every space did before windows.
+    The door for any network with a temporal window: ``Space.frames(genotype) -> n`` (1 by default,
+    as every space was before windows); a space with temporal networks overrides it.
     """
-    declared = getattr(space, "frames", None)
-    if declared is None:
-        return 1
-    n = declared(genotype)
+    n = space.frames(genotype)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise RTBenchError(f"space '{space.name}': frames(genotype) returned {n!r}; expected an integer >= 1")
     return n

@@ -68,6 +68,13 @@ class Space(ABC):
         """Raise ConfigError naming the bad gene if ``genotype`` is not of this space."""
         return None
 
+    def frames(self, genotype: dict[str, Any]) -> int:
+        """Frames n of the causal temporal window the network of ``genotype`` consumes: its input is
+        ``(B, n * C, H, W)``, frames t-n+1..t of the cine with the current frame last. 1 (one frame)
+        unless a space with temporal networks (``icaunet``) says otherwise; the harness windows the
+        data, the training, the scoring and the latency measurement by it (``rtbench.datasets.windows``)."""
+        return 1
+
     def op_instances(self, task: Task, image_size: int, config: dict[str, Any] | None = None) -> list[OpInstance]:
         """Every (op, shape) any architecture of this space (with space options ``config``) can
         contain at ``image_size``: what a latency lookup table for the space must measure."""
