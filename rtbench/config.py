@@ -10,7 +10,8 @@ Keys a submission takes (every error names the key and the valid choices, before
     ray.address=ADDR  ray.train_cpus=N  ray.train_gpus=N  runs.dir=PATH
 
 Values are typed by the target dataclass field (OmegaConf structured configs do the checking).
-The resolved config minus where it runs (ray.*, runs.dir, device) is hashed into the run id, so the
+The resolved config minus where it runs (ray.*, runs.dir, device) and where the data lie (a
+dataset's ``*root`` paths: the data fingerprint hashes the files' content) is hashed into the run id, so the
 same submission always lands in the same run folder, which is what makes resuming work. The hash
 includes the method's provenance (its module, package version and a hash of its source,
 ``rtbench.registry.provenance``): editing a method's code gives a new run instead of silently
@@ -85,7 +86,8 @@ class RunSpec:
             "method_config": self.method_config,
             "method_provenance": self.method_provenance,
             "dataset": self.dataset,
-            "dataset_config": self.dataset_config,
+            # where the files lie (``*root``) is not part of the result: the fingerprint hashes their content
+            "dataset_config": {k: v for k, v in self.dataset_config.items() if not (self.data_fingerprint and k.endswith("root"))},
             "data_fingerprint": self.data_fingerprint,
             "task": self.task,
             "hardware": self.hardware.to_dict(),
@@ -229,8 +231,9 @@ def _absolute_roots(cfg: Any) -> Any:
 def _data_identity(name: str, cls: type, cfg: Any) -> tuple[str, str]:
     """(the data fingerprint, the board's dataset label) of dataset ``name`` with config ``cfg``.
 
-    The fingerprint (``Dataset.fingerprint``: file paths, sizes and mtimes, or a generator's config)
-    goes into the run id, so fixing a file and resubmitting trains again. The label shows it when
+    The fingerprint (``Dataset.fingerprint``: relative paths, sizes and content hashes of the files,
+    or a generator's config) goes into the run id, so fixing a file and resubmitting trains again,
+    while the same files at another path or on another machine keep their board and run ids. The label shows it when
     the data are files or a non-default config.
     """
     fingerprint = cls(cfg).fingerprint()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from test_datasets_acdc import make_root
@@ -61,13 +62,20 @@ def test_dataset_root_is_made_absolute_and_checked(tmp_path, monkeypatch):
     assert spec.board.startswith(f"cine/acdc@{spec.data_fingerprint[:6]}/")
 
 
-def test_fixing_a_data_file_gives_a_new_run_id(tmp_path):
+def test_fixing_a_data_file_gives_a_new_run_id_moving_the_data_does_not(tmp_path):
     root = make_root(tmp_path / "data")
     before = resolve(["dataset=acdc", f"dataset.root={root}"])
     assert resolve(["dataset=acdc", f"dataset.root={root}"]).run_id == before.run_id
     image = sorted(root.glob("patient*/patient*_frame01.nii.gz"))[0]
-    image.write_bytes(image.read_bytes())  # the same bytes, rewritten: a new mtime, as after fixing the file
+    image.write_bytes(image.read_bytes())  # the same bytes, rewritten: a new mtime, same data
     os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    assert resolve(["dataset=acdc", f"dataset.root={root}"]).run_id == before.run_id
+    moved = tmp_path / "elsewhere" / "acdc"  # the same files on another path (another machine, a new copy)
+    shutil.copytree(root, moved)
+    there = resolve(["dataset=acdc", f"dataset.root={moved}"])
+    assert (there.board, there.run_id, there.data_fingerprint) == (before.board, before.run_id, before.data_fingerprint)
+    assert there.dataset_config["root"] == str(moved.resolve())  # the run still reads from where it was told
+    image.write_bytes(image.read_bytes() + b"\0")  # a fixed (changed) file
     after = resolve(["dataset=acdc", f"dataset.root={root}"])
     assert after.data_fingerprint != before.data_fingerprint and after.run_id != before.run_id
     with pytest.raises(ConfigError, match=r"dataset.root='nowhere' does not exist"):

@@ -248,12 +248,14 @@ def test_validate_fills_the_cache_the_trials_then_read(tmp_path: Path, cache: Pa
 def test_fingerprint_follows_every_file_read_and_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = make_root(tmp_path / "acdc")
     ds = ACDC(ACDC.Config(root=str(root)))
-    monkeypatch.setattr(acdc, "read_frame", lambda *a: pytest.fail("fingerprint must not read NIfTI files"))
+    monkeypatch.setattr(acdc, "read_frame", lambda *a: pytest.fail("fingerprint must not parse NIfTI files"))
     first = ds.fingerprint()
     assert re.fullmatch(r"[0-9a-f]{64}", first) and ACDC(ACDC.Config(root=str(root))).fingerprint() == first
     label = root / "patient002" / "patient002_frame04_gt.nii.gz"
     st = label.stat()
-    os.utime(label, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched
+    os.utime(label, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched: same content, same data
+    assert ds.fingerprint() == first
+    label.write_bytes(label.read_bytes()[:-1] + bytes([label.read_bytes()[-1] ^ 1]))  # one byte changed, same size
     touched = ds.fingerprint()
     assert touched != first
     (root / "notes.txt").write_text("not read by the dataset")  # a file it does not read changes nothing

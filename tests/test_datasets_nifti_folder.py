@@ -132,15 +132,17 @@ def test_cache_hit_is_identical_and_reads_no_nifti(tmp_path: Path, cache: Path, 
         assert (x.native.resized, x.native.offset) == (y.native.resized, y.native.offset)
 
 
-def test_fingerprint_follows_files_and_config_and_reads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fingerprint_follows_file_content_and_config_and_parses_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = make_folder(tmp_path / "data")
     ds = dataset(root)
-    monkeypatch.setattr(nifti_folder, "read_pair", lambda *a: pytest.fail("fingerprint must not read files"))
+    monkeypatch.setattr(nifti_folder, "read_pair", lambda *a: pytest.fail("fingerprint must not parse files"))
     first = ds.fingerprint()
     assert re.fullmatch(r"[0-9a-f]{64}", first) and dataset(root).fingerprint() == first
     path = root / "p02_ES.nii.gz"
     st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # touched: same content, same data
+    assert ds.fingerprint() == first
+    path.write_bytes(path.read_bytes() + b"\0")  # changed
     touched = ds.fingerprint()
     assert touched != first
     write_case(root, "p02_ES", seed=9)  # replaced (a fixed file)

@@ -42,7 +42,6 @@ becomes and the file stats are shared with ``nifti-folder`` (:mod:`rtbench.datas
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +52,17 @@ import numpy as np
 
 from rtbench.budgets import Budget
 from rtbench.datasets.base import DatasetBundle, Volume, register_dataset
-from rtbench.datasets.nifti import bundle_from_roots, file_stats, make_volume, read_nifti, read_pair, select_patients, sha256_of
+from rtbench.datasets.nifti import (
+    bundle_from_roots,
+    content_stats,
+    file_stats,
+    location_free,
+    make_volume,
+    read_nifti,
+    read_pair,
+    select_patients,
+    sha256_of,
+)
 from rtbench.datasets.preprocess import PREPROCESS_VERSION
 from rtbench.datasets.volume_cache import cache_dir, load_or_build
 from rtbench.errors import ConfigError, DataError
@@ -281,9 +290,10 @@ class ACDC:
         self.config = config if config is not None else self.Config()
 
     def fingerprint(self) -> str:
-        """sha256 of the config and of the relative path, size and mtime_ns of every file of every patient
-        of ``root`` (and ``test_root``): Info.cfg and the ED/ES images and labels. Every patient
-        counts, whatever ``budget.max_patients`` later selects. Only the Info.cfg files are read.
+        """sha256 of the config (less ``root`` / ``test_root``) and of the relative path, size and
+        content sha256 of every file of every patient of ``root`` (and ``test_root``): Info.cfg and
+        the ED/ES images and labels (``content_stats``). Every patient counts, whatever
+        ``budget.max_patients`` later selects. The same files elsewhere give the same fingerprint.
 
         Raises:
             ConfigError / DataError: as :meth:`load`, for an unset or unusable root.
@@ -291,11 +301,11 @@ class ACDC:
         c = self.config
         if not c.root:
             raise ConfigError("dataset=acdc needs its data folder: set dataset.root=PATH (e.g. dataset.root=../shared/data/acdc)")
-        blob: dict[str, Any] = {"dataset": "acdc", "config": dataclasses.asdict(c)}
+        blob: dict[str, Any] = {"dataset": "acdc", "config": location_free(c)}
         for key, root, subfolder in (("root", c.root, "training"), ("test_root", c.test_root, "testing")):
             if root:
                 patient_root, records = scan_root(root, subfolder)
-                blob[key] = record_stats(patient_root, records)
+                blob[key] = content_stats(patient_root, [path for rec in records for path in rec.files()])
         return sha256_of(blob)
 
     def validate(self, budget: Budget) -> None:

@@ -35,7 +35,6 @@ stats of every file read, the grid and the preprocessing version.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import string
 from collections.abc import Callable
@@ -45,7 +44,17 @@ from typing import Any, ClassVar
 
 from rtbench.budgets import Budget
 from rtbench.datasets.base import DatasetBundle, Volume, register_dataset
-from rtbench.datasets.nifti import bundle_from_roots, file_stats, make_volume, map_labels, read_pair, select_patients, sha256_of
+from rtbench.datasets.nifti import (
+    bundle_from_roots,
+    content_stats,
+    file_stats,
+    location_free,
+    make_volume,
+    map_labels,
+    read_pair,
+    select_patients,
+    sha256_of,
+)
 from rtbench.datasets.preprocess import PREPROCESS_VERSION
 from rtbench.datasets.volume_cache import cache_dir, load_or_build
 from rtbench.errors import ConfigError, DataError
@@ -251,20 +260,26 @@ class NiftiFolder:
         return folder, scan_folder(folder, self.images, self.label_files)
 
     @staticmethod
+    def _files(patients: list[PatientFiles]) -> list[Path]:
+        return [path for p in patients for pair in p.pairs for path in (pair.image, pair.label)]
+
+    @staticmethod
     def _stats(folder: Path, patients: list[PatientFiles]) -> list[list[Any]]:
-        return file_stats(folder, [path for p in patients for pair in p.pairs for path in (pair.image, pair.label)])
+        return file_stats(folder, NiftiFolder._files(patients))
 
     def fingerprint(self) -> str:
-        """sha256 of the config and of the relative path, size and mtime_ns of every image and label
-        file matched under ``root`` (and ``test_root``); no file is read. Every patient counts,
-        whatever ``budget.max_patients`` later selects."""
+        """sha256 of the config (less ``root`` / ``test_root``) and of the relative path, size and
+        content sha256 of every image and label file matched under ``root`` (and ``test_root``;
+        ``content_stats``). Every patient counts, whatever ``budget.max_patients`` later selects.
+        The same files elsewhere give the same fingerprint."""
         c = self.config
         if not c.root:
             raise ConfigError("dataset=nifti-folder needs its data folder: set dataset.root=PATH")
-        blob: dict[str, Any] = {"dataset": "nifti-folder", "config": dataclasses.asdict(c)}
+        blob: dict[str, Any] = {"dataset": "nifti-folder", "config": location_free(c)}
         for key, root in (("root", c.root), ("test_root", c.test_root)):
             if root:
-                blob[key] = self._stats(*self._scan(root))
+                folder, patients = self._scan(root)
+                blob[key] = content_stats(folder, self._files(patients))
         return sha256_of(blob)
 
     def validate(self, budget: Budget) -> None:
