@@ -166,6 +166,47 @@ def test_a_binding_bound_lowers_the_expected_latency(ctx: SearchContext, tmp_pat
     assert all(math.isfinite(v) for v in history[0].values())
 
 
+@pytest.mark.parametrize("clip", [5.0, 0.0])
+def test_architecture_steps_are_clipped_so_a_far_bound_cannot_throw_the_logits(ctx: SearchContext, tmp_path: Path, clip: float) -> None:
+    """A bound 100x below the network: eq. 2's gradient is ~e^50 per ms; unclipped, one SGD step threw the
+    op logits to about 1e9 (issue 12's first ACDC runs). Clipped, each step moves them at most lr * clip."""
+    search = make_search(ctx, tmp_path / str(clip), epochs=1, bound=0.01)
+    search.settings = replace(search.settings, arch_grad_clip=clip)
+    before = [a.detach().clone() for a in search.net.arch_parameters()]
+    search.run(lambda **m: None)
+    moved = max(float((a.detach() - b).abs().max()) for a, b in zip(search.net.arch_parameters(), before, strict=True))
+    steps = search.settings.steps_per_epoch
+    if clip:  # momentum 0.9 at most sums to 1 + 0.9 of the clipped steps over two steps
+        assert 0 < moved <= 2 * steps * search.settings.lr * clip
+    else:
+        assert moved > 1e3, "without the clip the penalty's step is not bounded (the test would not see a broken clip)"
+
+
+def test_auto_prices_the_largest_n_l_whose_cheapest_network_fits_the_bound(ctx: SearchContext) -> None:
+    """``floor_ms`` is the least L_t over every one-hot op choice (brute force over all blocks' ops on a
+    tiny grid), and ``fitting_search_paths`` the largest N_l whose floor fits: fewer paths as the bound tightens."""
+    import itertools
+
+    from rtbench.methods.rtdnas.method import fitting_search_paths, floor_ms
+
+    model = LatencyModel(SPACE, CINE, SIZE, "stand-in", fake_latency)
+    shapes = [w.shape for w in MSNASSupernet(CFG, CINE).block_weights()]
+    union = SPACE.expected_latency(CFG, CINE, SIZE, fake_latency, 3)
+    brute = math.inf
+    for ops in itertools.product(range(len(CFG.ops)), repeat=len(shapes)):  # each block its own op
+        weights = [torch.zeros(shape, dtype=torch.float64) for shape in shapes]
+        for w, op in zip(weights, ops, strict=True):
+            w[0, op] = 1.0
+        brute = min(brute, float(union(weights)))
+    assert floor_ms(union, shapes) == pytest.approx(brute)
+    options = {"layers": CFG.layers, "scales": CFG.scales, "channels": CFG.channels}
+    floors = [floor_ms(SPACE.expected_latency(CFG, CINE, SIZE, fake_latency, n), shapes) for n in range(1, 5)]
+    assert floors == sorted(floors) and floors[0] < floors[-1]
+    for bound, want in ((floors[3] + 1e-6, 4), ((floors[1] + floors[2]) / 2, 2), (floors[0] / 2, 1)):
+        n, floor = fitting_search_paths(ctx, model, CFG, options, shapes, 4, bound)
+        assert n == want and (floor <= bound or want == 1)
+
+
 # ----------------------------------------------------------------------------- bounds in measured p90 ms
 
 

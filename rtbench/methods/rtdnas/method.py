@@ -56,6 +56,7 @@ built before the search or reused from the cache, with progress lines) and FLOPs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,37 @@ def p90_scale(ctx: SearchContext, model: Any, options: dict[str, Any], n_paths: 
     return float(np.median(ratios))
 
 
+def floor_ms(estimate: Callable[[list[torch.Tensor]], torch.Tensor], shapes: list[torch.Size]) -> float:
+    """The least ``L_t`` any architecture weights can give: every block's mass on one op (the same
+    op for every block, the cheapest over the tiles' scales), minimised over the ops. ``shapes``
+    are those of ``supernet.block_weights()``."""
+    best = math.inf
+    for op in range(shapes[0][-1]):
+        weights = []
+        for shape in shapes:
+            w = torch.zeros(shape, dtype=torch.float64)
+            w[0, op] = 1.0
+            weights.append(w)
+        best = min(best, float(estimate(weights)))
+    return best
+
+
+def fitting_search_paths(
+    ctx: SearchContext, model: Any, space_cfg: Any, options: dict[str, Any], shapes: list[torch.Size], n_max: int, bound_ms: float
+) -> tuple[int, float]:
+    """(N_l, its floor in the bound's units): the largest N_l <= ``n_max`` whose cheapest N_l-path
+    network (:func:`floor_ms`, times :func:`p90_scale` where calibrated) is within ``bound_ms``; 1
+    if none is. What eq. 2 prices under ``method.paths=auto``: pricing an N_l that cannot meet the
+    bound saturates the penalty, which then fixes every op at the cheapest whatever the accuracy."""
+    floor = math.inf
+    for n in range(n_max, 0, -1):
+        estimate = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms, n)
+        floor = (p90_scale(ctx, model, options, n) or 1.0) * floor_ms(estimate, shapes)
+        if floor <= bound_ms:
+            return n, floor
+    return 1, floor
+
+
 def _scaled(latency: Callable[[list[torch.Tensor]], torch.Tensor], factor: float) -> Callable[[list[torch.Tensor]], torch.Tensor]:
     """``latency`` times ``factor`` (table ms -> calibrated p90 ms)."""
     return lambda weights: factor * latency(weights)
@@ -124,6 +156,10 @@ class _PathDecodingNAS(Method):
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra",)
 
+    def prices_auto(self) -> bool:
+        """Whether eq. 2's N_l is chosen to fit the bound (:func:`fitting_search_paths`)."""
+        return False
+
     def fitness(self) -> str:
         """The GA's objective (``fitness.FITNESSES``)."""
         return "weight"
@@ -143,6 +179,14 @@ class _PathDecodingNAS(Method):
         supernet = ctx.space.supernet(space_cfg, ctx.task).to(ctx.device)
         train, val = ctx.loaders(val_fraction=0.5)
         n_est = self.estimate_paths()
+        bound_ms = self.latency_bound_ms(ctx)
+        if n_est is not None and bound_ms is not None and self.prices_auto():
+            shapes = [w.shape for w in supernet.block_weights()]
+            n_est, floor = fitting_search_paths(ctx, model, space_cfg, cfg.space_options(), shapes, n_est, bound_ms)
+            ctx.report(
+                message=f"{self.name}: eq. 2 prices N_l={n_est} paths, the largest N_l <= {cfg.estimate_paths()} whose "
+                f"cheapest network ({floor:.1f} ms) fits the {bound_ms:g} ms bound"
+            )
         estimate = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms, n_est)
         scale = p90_scale(ctx, model, cfg.space_options(), n_est or 1)
         where = f"{ctx.space.name} @ {ctx.budget.image_size} px on {ctx.hardware.name}"
@@ -159,7 +203,7 @@ class _PathDecodingNAS(Method):
             epochs=ctx.budget.search_epochs,
             steps_per_epoch=ctx.budget.search_batches,
             warmup_epochs=ctx.budget.search_warmup_epochs,
-            latency_bound_ms=self.latency_bound_ms(ctx),
+            latency_bound_ms=bound_ms,
             lambda_=self.lambda_(),
             sharpness=self.sharpness(),
             latency_estimate=f"{what}, table ms" if scale is None else f"{what}, {scale:.6g} x table ms = calibrated p90 ms",
@@ -206,8 +250,9 @@ class RTDNAS(_PathDecodingNAS):
             estimate: eq. 2's ``L_t``: ``union`` (default), the expected table-sum latency of the
                 derived network of N_l paths (``rtbench.spaces.msnas.cost.UnionLatency``), or
                 ``one_path``, eq. 3-5 as printed (the mean one-path network, longest-path cells).
-            search_paths: the N_l of the ``union`` estimate; 0: the largest N_l of ``paths``, or 7
-                with ``paths=auto`` alone (``options.AUTO_SEARCH_PATHS``).
+            search_paths: the N_l of the ``union`` estimate; 0: the largest N_l of ``paths``, or,
+                with ``paths=auto`` alone, the largest N_l <= 7 (``options.AUTO_SEARCH_PATHS``)
+                whose cheapest network is predicted within the bound (``fitting_search_paths``).
             lambda_: lambda of eq. 2 (see ``search`` for the default of 10).
             sharpness: ``s`` of eq. 2's penalty ``exp(s * (L_t - L_ub) / L_ub)``: e-fold per 1/s of the
                 bound (default 50, the printed eq. 2's e-fold per ms at 50 ms; see ``search``).
@@ -264,6 +309,11 @@ class RTDNAS(_PathDecodingNAS):
 
     def decoders(self) -> tuple[str, ...]:
         return ("dijkstra", "ga") if self.config.decoder == "both" else (self.config.decoder,)
+
+    def prices_auto(self) -> bool:
+        """``method.paths=auto`` alone and ``method.search_paths=0``: eq. 2 prices the largest N_l <= 7 that can fit."""
+        c = self.config
+        return c.auto() and not c.n_paths() and c.search_paths == 0
 
     def fitness(self) -> str:
         return self.config.fitness

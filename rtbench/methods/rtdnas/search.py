@@ -107,6 +107,14 @@ class SearchSettings:
             resumes only under the same estimate.
         lr, lr_min, momentum, weight_decay: the SGD settings of §3.1 (both parameter groups).
         grad_clip: max norm of the weight gradients.
+        arch_grad_clip: max norm of the architecture gradients (ours; DARTS and seed 000 clip
+            neither). Eq. 2's exponential penalty has a gradient of ``lambda * s / L_ub *
+            exp(s * (L_t - L_ub) / L_ub)`` per unit of ``L_t``: with ``L_t`` 2x the bound that is
+            ~e^50, and one SGD step threw the op logits to +-1e9 (issue 12's first ACDC runs,
+            session 6: ``L_t`` froze at the all-cheapest-op network from the first architecture
+            step on). The clip bounds every architecture step at ``lr * arch_grad_clip`` without
+            changing its direction; a cross-entropy gradient on the logits is far below 5, so an
+            unpenalised step is untouched. 0 turns it off.
     """
 
     epochs: int
@@ -121,6 +129,7 @@ class SearchSettings:
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
+    arch_grad_clip: float = 5.0
 
     def __post_init__(self) -> None:
         if self.latency_bound_ms is not None and not self.latency_bound_ms > 0:
@@ -254,6 +263,8 @@ class SupernetSearch:
                 self.a_opt.zero_grad(set_to_none=True)
                 l_a = _cross_entropy(net, next(val_batches), self.device)
                 rtdnas_objective(l_a, self.l_t(), s.latency_bound_ms, s.lambda_, s.sharpness).backward()
+                if s.arch_grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(net.arch_parameters(), s.arch_grad_clip)
                 self.a_opt.step()
                 self.a_sched.step()
                 val_ce.append(l_a.item())
