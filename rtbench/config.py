@@ -131,6 +131,7 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         d = self.identity()
         d.update(
+            dataset_config=self.dataset_config,  # with its root: the trials read the data from there
             board=self.board,
             run_id=self.run_id,
             config_hash=self.config_hash,

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from test_datasets_acdc import make_root
 
-from rtbench.config import parse_overrides, resolve
+from rtbench.config import parse_overrides, resolve, spec_from_dict
 from rtbench.errors import ConfigError
 
 
@@ -75,6 +75,7 @@ def test_fixing_a_data_file_gives_a_new_run_id_moving_the_data_does_not(tmp_path
     there = resolve(["dataset=acdc", f"dataset.root={moved}"])
     assert (there.board, there.run_id, there.data_fingerprint) == (before.board, before.run_id, before.data_fingerprint)
     assert there.dataset_config["root"] == str(moved.resolve())  # the run still reads from where it was told
+    assert spec_from_dict(there.to_dict()).dataset_config["root"] == str(moved.resolve())  # and so do its trials
     image.write_bytes(image.read_bytes() + b"\0")  # a fixed (changed) file
     after = resolve(["dataset=acdc", f"dataset.root={root}"])
     assert after.data_fingerprint != before.data_fingerprint and after.run_id != before.run_id
