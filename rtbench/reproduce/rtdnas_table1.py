@@ -35,7 +35,6 @@ decoder; (c) latency rises with N_l, for each decoder.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,8 @@ import pandas as pd
 from rtbench.config import parse_overrides, resolve
 from rtbench.errors import ConfigError
 from rtbench.leaderboard.table import fmt_num, fmt_pm
+from rtbench.reproduce.outputs import Echo, Outcome, Show, write_outputs
+from rtbench.reproduce.rows import CLASSES, measured_row, reported_verdict
 from rtbench.runfolder import RunFolder
 from rtbench.runner import submit
 from rtbench.tasks import get_task
@@ -52,9 +53,6 @@ from rtbench.tasks import get_task
 REFERENCE_DIR = Path(__file__).parent / "reference"
 LABEL = re.compile(r"\b(GA|Dijkstra) N_l=(\d+)\b")
 """A decoder label of an ``rtdnas`` candidate; a candidate found by both decoders carries two."""
-
-Echo = Callable[[str], None]
-Show = Callable[[str, pd.DataFrame], None]
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,6 @@ REPRODUCTIONS: dict[str, Reproduction] = {
     ),
 }
 
-CLASSES = ("RV", "MYO", "LV")
 FIGURES = [
     "Methods",
     "label",
@@ -129,39 +126,12 @@ COLUMNS = [
 
 def measured_figures(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per decoder label (``"GA N_l=7"``), the measured figures of the candidate that carries it."""
-    env = record.get("environment", {})
-    device = env.get("cuda_device") or env.get("cpu") or "unknown device"
-    hardware = f"{record['config']['hardware']['name']}: {device}"
     out: dict[str, dict[str, Any]] = {}
     for cand in record["candidates"]:
-        m = cand.get("metrics", {})
-        meas = cand.get("measurement") or {}
-        cons = cand.get("constraints")
-        if not cand.get("complete"):
-            verdict = "incomplete"
-        else:
-            verdict = "ok" if cons and cons["feasible"] else "breaks " + ",".join(cons["broken"] if cons else [])
-        row = {f"{c}{s}": m.get(f"dice_{c}{s}") for c in CLASSES for s in ("", "_std")}
-        row.update(
-            Average=m.get("dice_mean"),
-            Average_std=m.get("dice_mean_std"),
-            LT_ms=meas.get("latency", {}).get("p90_ms"),
-            LT_p50_ms=meas.get("latency", {}).get("p50_ms"),
-            TP_fps=meas.get("throughput", {}).get("fps"),
-            predicted_LT_ms=cand.get("predicted", {}).get("latency_ms"),
-            constraints=verdict,
-            hardware=hardware,
-            source="measured",
-        )
+        row = measured_row(record, cand)
         for decoder, n in LABEL.findall(cand["label"]):
             out[f"{decoder} N_l={n}"] = row
     return out
-
-
-def reported_verdict(row: pd.Series, task_name: str) -> str:
-    """The task's constraints applied to a reported row's LT and TP."""
-    broken = get_task(task_name).broken({"latency_p90_ms": row["LT_ms"], "throughput_fps": row["TP_fps"]})
-    return "ok" if not broken else "breaks " + ",".join(broken)
 
 
 def figures_table(reference: pd.DataFrame, measured: dict[str, dict[str, Any]], task_name: str) -> pd.DataFrame:
@@ -169,7 +139,7 @@ def figures_table(reference: pd.DataFrame, measured: dict[str, dict[str, Any]], 
     rows = []
     for _, ref in reference.iterrows():
         ours = measured.get(ref["label"], {"constraints": "missing", "source": "measured", "hardware": "-"})
-        rows.append({"Methods": ref["Methods"], "label": ref["label"], **ours})
+        rows.append({**ours, "Methods": ref["Methods"], "label": ref["label"]})
         rows.append({**ref.to_dict(), "constraints": reported_verdict(ref, task_name)})
     return pd.DataFrame(rows, columns=FIGURES)
 
@@ -187,18 +157,6 @@ def display_table(figures: pd.DataFrame) -> pd.DataFrame:
     out["hardware"] = figures["hardware"]
     out["source"] = figures["source"]
     return out[COLUMNS]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Whether a claim held on one set of rows: ``held`` is None when the rows cannot decide it."""
-
-    held: bool | None
-    detail: str
-
-    @property
-    def verdict(self) -> str:
-        return {True: "held", False: "did not hold", None: "n/a"}[self.held]
 
 
 def _points(figures: pd.DataFrame, source: str) -> dict[str, dict[int, tuple[float, float]]]:
@@ -249,28 +207,6 @@ def claims(figures: pd.DataFrame) -> pd.DataFrame:
         p, o = check(paper), check(ours)
         rows.append({"claim": text, "paper (reported)": p.verdict, "ours (measured)": o.verdict, "ours": o.detail, "paper": p.detail})
     return pd.DataFrame(rows)
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table of ``df`` (cells as strings, pipes escaped)."""
-
-    def cells(values: list[Any]) -> str:
-        return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
-
-    lines = [cells(list(df.columns)), cells(["---"] * len(df.columns))]
-    lines += [cells(list(r)) for r in df.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-def write_outputs(out_dir: Path, name: str, title: str, header: list[str], table: pd.DataFrame, claim_rows: pd.DataFrame) -> list[Path]:
-    """``<name>.md``, ``<name>.csv`` and ``<name>-claims.csv`` in ``out_dir``; their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md, csv, claims_csv = out_dir / f"{name}.md", out_dir / f"{name}.csv", out_dir / f"{name}-claims.csv"
-    text = [f"# {title}", "", *header, "", markdown_table(table), "", "## Claims of the paper", "", markdown_table(claim_rows), ""]
-    md.write_text("\n".join(text))
-    table.to_csv(csv, index=False)
-    claim_rows.to_csv(claims_csv, index=False)
-    return [md, csv, claims_csv]
 
 
 def reproduce(name: str, args: list[str], echo: Echo, show: Show) -> int:
