@@ -1,0 +1,117 @@
+"""Seed 000's Fig. 2 drawn with matplotlib (Agg): average Dice vs (a) p90 latency and (b) throughput.
+
+One figure, two panels. The random cloud in grey; each method's rows in one colour per method
+family, each point labelled; a filled marker meets every constraint, a hollow one breaks one. The
+panel's own constraint region is shaded (latency <= bound in (a), throughput >= minimum in (b))
+with its bound dashed, and the Pareto front of the feasible points (every constraint met) is drawn
+as a staircase: the best Dice attainable at each latency (a) or throughput (b).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from rtbench.reproduce.pareto import pareto_front
+from rtbench.tasks import Constraint
+
+RANDOM = "random"
+"""The ``group`` of the random cloud's points."""
+COLOURS = {"RT-DNAS": "tab:red", "ICA-UNet": "tab:blue", "HW-NAS": "tab:orange", "BiX-NAS": "tab:green"}
+MARKERS = {"RT-DNAS": "*", "ICA-UNet": "s", "HW-NAS": "^", "BiX-NAS": "D"}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel: the points' column on x, whether more is better there, its axis label and its constraint."""
+
+    column: str
+    maximize: bool
+    xlabel: str
+    constraint: Constraint | None
+
+
+def _shade(ax: Axes, panel: Panel, xs: list[float]) -> None:
+    """Shade the panel's constraint region over x limits that show every point and the bound."""
+    c = panel.constraint
+    values = xs + ([c.bound] if c else [])
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = 0.08 * (hi - lo or max(abs(hi), 1.0))
+    lo, hi = lo - pad, hi + pad
+    ax.set_xlim(lo, hi)
+    if c is None:
+        return
+    left, right = (lo, c.bound) if c.op == "<=" else (c.bound, hi)
+    ax.axvspan(left, right, color="tab:green", alpha=0.08, label=f"feasible ({c.describe()})")
+    ax.axvline(c.bound, color="tab:green", ls="--", lw=1)
+
+
+def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> None:
+    col = panel.column
+    xs = [float(v) for v in points[col]]
+    _shade(ax, panel, xs)
+    cloud = points[points["group"] == RANDOM]
+    for feasible, face in ((True, "0.6"), (False, "none")):
+        part = cloud[cloud["feasible"] == feasible]
+        if not part.empty:
+            label = f"random samples ({'feasible' if feasible else 'infeasible'})"
+            ax.scatter(part[col], part["Average"], s=16, facecolors=face, edgecolors="0.5", label=label, zorder=2)
+    for group, part in points[points["group"] != RANDOM].groupby("group", sort=False):
+        colour, marker = COLOURS.get(str(group), "tab:purple"), MARKERS.get(str(group), "o")
+        for feasible in (True, False):
+            sub = part[part["feasible"] == feasible]
+            if sub.empty:
+                continue
+            ax.scatter(
+                sub[col],
+                sub["Average"],
+                s=70 if marker == "*" else 40,
+                marker=marker,
+                facecolors=colour if feasible else "none",
+                edgecolors=colour,
+                label=f"{group}" + ("" if feasible else " (breaks a constraint)"),
+                zorder=3,
+            )
+        for _, r in part.iterrows():
+            ax.annotate(str(r["Methods"]), (r[col], r["Average"]), fontsize=6, xytext=(4, 3), textcoords="offset points")
+    feasible = points[points["feasible"]]
+    pts = list(zip(feasible[col].astype(float), feasible["Average"].astype(float)))
+    front = [pts[i] for i in pareto_front(pts, panel.maximize)]
+    if front:
+        fx, fy = zip(*front)
+        style = "steps-pre" if panel.maximize else "steps-post"
+        ax.plot(fx, fy, color="black", lw=1.2, drawstyle=style, label="Pareto front (feasible points)", zorder=1)
+    ax.set_xlabel(panel.xlabel)
+    ax.set_ylabel("average Dice")
+    ax.grid(alpha=0.3)
+
+
+def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out_base: Path) -> list[Path]:
+    """Draw both panels of ``points`` (columns Methods, group, Average, feasible and each panel's
+    column) and save ``<out_base>.png`` and ``<out_base>.svg``; their paths."""
+    fig = Figure(figsize=(13, 5.5))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    for ax, panel, tag in zip(axes, panels, ("(a)", "(b)")):
+        _draw_panel(ax, points, panel)
+        ax.set_title(f"{tag} average Dice vs {panel.xlabel}", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for h, lab in zip(*axes[1].get_legend_handles_labels()):
+        if lab not in labels:
+            handles.append(h)
+            labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.2)
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_base.with_suffix(".png"), out_base.with_suffix(".svg")]
+    with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable and editable
+        for path in paths:
+            fig.savefig(path, dpi=150)
+    return paths

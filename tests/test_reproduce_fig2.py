@@ -1,0 +1,130 @@
+"""``bench reproduce rtdnas-fig2``: the Pareto front on constructed points, the figure files, and the claims (each able to go red)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_reproduce_table2 import cand, paper_like, record, table
+
+from rtbench.errors import ConfigError
+from rtbench.reproduce import reproduce, rtdnas_fig2
+from rtbench.reproduce.pareto import dominates, front_gap, pareto_front
+from rtbench.reproduce.plots import draw_fig2
+from rtbench.reproduce.rtdnas_fig2 import CLOUD, DEFAULT_SAMPLES, claims, cloud_points, method_points, panels, with_fronts
+from rtbench.reproduce.submissions import Finished
+
+# ----------------------------------------------------------------------------- Pareto fronts
+
+
+def test_pareto_front_on_a_constructed_point_set() -> None:
+    # (latency ms, Dice): 0, 1, 3, 5 are non-dominated; 2 is beaten by 1 (faster, more accurate); 4 by 3; 6 equals 5 (both stay)
+    pts = [(30.0, 0.80), (35.0, 0.90), (36.0, 0.85), (40.0, 0.92), (45.0, 0.91), (48.0, 0.95), (48.0, 0.95)]
+    assert pareto_front(pts, maximize_x=False) == [0, 1, 3, 5, 6]
+    assert dominates((35.0, 0.90), (36.0, 0.85), False) and not dominates((48.0, 0.95), (48.0, 0.95), False)
+    # throughput is maximised: (fps, Dice)
+    fps = [(20.0, 0.95), (25.0, 0.90), (24.0, 0.89), (30.0, 0.80), (30.0, 0.70)]
+    assert pareto_front(fps, maximize_x=True) == [0, 1, 3]
+    front = [pts[i] for i in pareto_front(pts, False)]
+    assert front_gap((45.0, 0.91), front, False) == pytest.approx(0.01)  # (40 ms, .92) is faster and better
+    assert front_gap((29.0, 0.50), front, False) == 0.0  # nothing on the front is as fast
+    assert front_gap((50.0, 0.99), front, False) == 0.0  # better than the front: no gap, never negative
+
+
+# ----------------------------------------------------------------------------- points and claims
+
+
+def cloud(*samples: tuple[float, float, float]) -> Finished:
+    cands = [cand(f"random #{i} N_l=5", d, lt, tp, key=f"r{i}") for i, (d, lt, tp) in enumerate(samples)]
+    return Finished(CLOUD, None, record=record("rand", *cands))
+
+
+def points(samples: Finished | None, recs: dict | None = None) -> pd.DataFrame:
+    figures = table(paper_like() if recs is None else recs)
+    return with_fronts(pd.concat([method_points(figures, "measured"), cloud_points(samples)], ignore_index=True), panels("cine"))
+
+
+FAR = [(0.80, 40.0, 25.0), (0.85, 45.0, 23.0), (0.90, 60.0, 15.0)] * 4
+"""Twelve random samples: feasible ones far below the front, accurate ones too slow."""
+
+
+def test_method_points_merge_one_network_on_two_rows() -> None:
+    pts = method_points(table(paper_like()), "measured")
+    assert len(pts) == 7 and "RT-DNAS (N_l = 8) / RT-DNAS (auto: N_l = 8)" in set(pts["Methods"])
+    assert pts["feasible"].sum() == 5
+
+
+def test_claims_hold_on_paper_like_points_with_a_far_cloud() -> None:
+    c = claims(points(cloud(*FAR)), with_fronts(method_points(table({}), "reported"), panels("cine")))
+    assert list(c["ours (measured)"]) == ["did not hold", "held", "held"]  # ICA-UNet is on the latency front, as in the paper
+    assert "not RT-DNAS: ICA-UNet (n=3), ICA-UNet (n=4)" in c["ours"][0]
+    assert list(c["paper (reported)"]) == ["did not hold", "held", "not reported"]
+    assert "0 of 12 random samples (0%)" in c["ours"][2]
+
+
+def test_claim_d_goes_red_when_a_random_sample_is_on_the_throughput_front() -> None:
+    c = claims(points(cloud(*FAR, (0.925, 40.0, 29.5))), points(None))
+    assert c["ours (measured)"][1] == "did not hold" and "random #12 N_l=5 (random)" in c["ours"][1]
+    assert c["ours (measured)"][2] == "held", "one of thirteen (8 %) is still rare"
+
+
+def test_claim_e_goes_red_when_random_samples_often_approach_the_front() -> None:
+    near = [(0.915, 42.0, 26.0), (0.913, 44.0, 24.5)]  # feasible, .007 / .009 below RT-DNAS N_l=7 (faster, more accurate)
+    c = claims(points(cloud(*FAR[:8], *near)), points(None))
+    assert c["ours (measured)"][2] == "did not hold" and "2 of 10 random samples (20%)" in c["ours"][2]
+    assert c["ours (measured)"][1] == "held", "near the front is not on it"
+
+
+def test_claims_not_measured_without_rtdnas_or_random_rows() -> None:
+    c = claims(points(None), points(None))
+    assert c["ours (measured)"][2] == "not measured"
+    recs = {k: v for k, v in paper_like().items() if not k.startswith("rtdnas")}
+    c = claims(points(cloud(*FAR), recs), points(None))
+    assert list(c["ours (measured)"][:2]) == ["not measured", "not measured"]
+
+
+# ----------------------------------------------------------------------------- the figure
+
+
+def test_draw_fig2_writes_png_and_svg(tmp_path) -> None:
+    pts = points(cloud(*FAR))
+    paths = draw_fig2(pts, panels("cine"), "Fig. 2 test", tmp_path / "out" / "rtdnas-fig2")
+    assert [p.name for p in paths] == ["rtdnas-fig2.png", "rtdnas-fig2.svg"]
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = paths[1].read_text()
+    assert "<svg" in svg and "Pareto front" in svg and "RT-DNAS (N_l = 6)" in svg and "random samples (feasible)" in svg
+
+
+def test_draw_fig2_with_no_feasible_point_and_an_echo_like_task(tmp_path) -> None:
+    pts = points(cloud((0.5, 80.0, 10.0)), {})
+    assert not pts["feasible"].any()
+    only_latency = panels("echo")
+    assert only_latency[1].constraint is None
+    paths = draw_fig2(pts, only_latency, "no feasible point", tmp_path / "f")
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def test_random_samples_default_and_options(tmp_path) -> None:
+    assert DEFAULT_SAMPLES >= 12 and CLOUD.defaults == (f"method.samples={DEFAULT_SAMPLES}",)
+    with pytest.raises(ConfigError, match="chooses the methods itself"):
+        reproduce("rtdnas-fig2", ["method=random", f"runs.dir={tmp_path}"], echo=print, show=lambda t, d: None)
+    with pytest.raises(ConfigError, match="method.paths is fixed"):
+        rtdnas_fig2.reproduce(["method.paths=3", f"runs.dir={tmp_path}"], echo=print, show=lambda t, d: None)
+    assert not any(tmp_path.iterdir())
+
+
+def test_fig2_plans_table2s_runs_and_samples_go_to_the_cloud_only(tmp_path) -> None:
+    from rtbench.reproduce.rtdnas_table2 import ROWS
+    from rtbench.reproduce.submissions import plan
+
+    table2 = [r.submission for r in ROWS]
+    common = ["budget=smoke", f"runs.dir={tmp_path}"]
+    t2 = {p.submission: p.spec.run_id for p in plan(table2, common) if p.spec}
+    f2 = plan([*table2, CLOUD], [*common, "method.samples=13"])
+    assert {p.submission: p.spec.run_id for p in f2 if p.spec and p.submission != CLOUD} == t2, "Fig. 2 must reuse Table 2's runs"
+    (cloud,) = [p for p in f2 if p.submission == CLOUD]
+    if cloud.spec is not None:  # the random method is registered here
+        assert cloud.spec.method == "random" and cloud.spec.method_config["samples"] == 13
+    assert not any(tmp_path.iterdir())
