@@ -102,10 +102,11 @@ class Finished:
 
 
 def plan(submissions: list[Submission], args: list[str]) -> list[Finished]:
-    """Each distinct submission with its resolved spec (None, with the reason, when its method is not registered).
+    """Each distinct submission with its resolved spec (None, with the reason, when its method is not
+    registered here or does not take the settings the table fixes for it).
 
     ConfigError, before any work, on ``method=``, on a ``method.<field>`` that no submission takes
-    or that one fixes, and on any other key a submission cannot resolve.
+    or that one fixes, and on any user key a submission cannot resolve.
     """
     user = parse_overrides(args)
     if "method" in user:
