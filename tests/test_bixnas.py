@@ -217,6 +217,12 @@ def test_search_returns_a_valid_entry(volumes: list, tmp_path: Path) -> None:
     progress = json.loads((tmp_path / PROGRESS).read_text())
     stages = [g["stage"] for g in progress["generations"]]
     assert stages == [3, 2, 1], "one generation per stage, last stage first"
+    # the shared head runs the hyper network's genes: every candidate carries them, dead or not, below its stage
+    _, hyper = parse_genes(progress["fingerprint"]["hyper"])
+    for generation in progress["generations"]:
+        for c in generation["candidates"]:
+            _, genes = parse_genes(c["genotype"])
+            assert all(genes[b] == hyper[b] for b in hyper if b.stage < generation["stage"])
 
 
 def test_search_is_deterministic_under_a_seed(volumes: list, tmp_path: Path) -> None:

@@ -35,7 +35,6 @@ through the ``SearchContext``: the space, the search-pool loaders, ``ctx.flops``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from monai.utils import set_determinism
 
@@ -45,7 +44,7 @@ from rtbench.methods.bixnas.evolution import parse_survivors
 from rtbench.methods.bixnas.phase1 import SCHEMES, Phase1Search, Phase1Settings, SelectionMatrices
 from rtbench.methods.bixnas.phase2 import Phase2Settings, ProgressiveSearch, Scored
 from rtbench.methods.context import SearchContext
-from rtbench.spaces.bionet import BiONetConfig, to_genotype
+from rtbench.spaces.bionet import BiONetConfig, BiONetSupernet, to_genotype
 
 PAPER_DEPTH = 4
 FRONTS = ("entry", "all")
@@ -151,7 +150,7 @@ class BiXNAS(Method):
             lr=cfg.lr,
         )
 
-        def build() -> Any:
+        def build() -> BiONetSupernet:
             return ctx.space.supernet(config, ctx.task).to(ctx.device)
 
         search = ProgressiveSearch(build, config, hyper, train, val, settings, ctx.flops, ctx.checkpoint_dir, ctx.seed)

@@ -6,8 +6,10 @@ The extraction stages are searched one per generation, from the last (the last d
 
 1. Offspring: ``samples`` distinct skip configurations of stage ``s`` (``evolution.sample_stage``),
    each applied to every survivor of generation ``g - 1`` (generation 0: the hyper network), so
-   ``samples x survivors`` candidates (fewer if two make the same network: dead blocks' genes are
-   canonicalised). Every candidate still has the hyper network's genes in stages ``< s``.
+   ``samples x survivors`` candidates (fewer where two make the same network, i.e. have the same
+   ``canonical`` form; the genotypes themselves are carried unchanged, because a block dead now
+   in a stage ``< s`` may come alive when stage ``s`` changes, and must then still read its hyper
+   genes). Every candidate has the hyper network's genes in stages ``< s``.
 2. Training: a fresh supernet (seeded by (seed, g)) trains every candidate at once, as the code
    does. Stages ``< s`` are the same in all candidates (the *head network*), so each batch runs
    them once; each candidate's *tail* (stages ``>= s`` and the head convs) runs on it in turn, its
@@ -38,7 +40,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +69,7 @@ from rtbench.methods.bixnas.training import (
     steps_per_epoch,
     validation_batches,
 )
-from rtbench.spaces.bionet import BiONetConfig, BiONetSupernet, BlockId, canonical, live_nodes, mean_merge, parse_genes, to_genotype
+from rtbench.spaces.bionet import BiONetConfig, BiONetSupernet, BlockId, Merge, canonical, live_nodes, mean_merge, parse_genes, to_genotype
 
 PROGRESS = "bixnas_phase2.json"
 CHECKPOINT = "bixnas_phase2_generation.pt"
@@ -139,7 +141,7 @@ class ProgressiveSearch:
         self.loss = search_loss()
 
     def run(self, report: Callable[..., None]) -> list[Scored]:
-        """Run (or resume) every generation; the Pareto front of the last one, most accurate first."""
+        """Run (or resume) every generation; the Pareto front of the last one, most accurate first, genotypes canonical."""
         done = self._load_progress()
         if done:
             report(message=f"bixnas phase 2: resuming after generation {len(done)}/{self.settings.generations}")
@@ -157,10 +159,10 @@ class ProgressiveSearch:
             scored = [Scored(**c) for c in record["candidates"]]
             survivors = [scored[i].genotype for i in record["survivors"]]
             front = [scored[i] for i in most_accurate(record["front"], [c.cost for c in scored], len(record["front"]))]
-        return front
+        return [Scored(canonical(s.genotype), s.dice, s.macs) for s in front]
 
     def offspring(self, g: int, stage: int, survivors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Generation ``g``'s candidates: every sampled configuration of ``stage`` on every survivor, canonical, distinct."""
+        """Generation ``g``'s candidates: every sampled configuration of ``stage`` on every survivor, distinct networks."""
         rng = np.random.default_rng([int(self.seed), 2, g])
         retained = {b: genes for b, genes in self.hyper.items() if b.stage == stage}
         out: list[dict[str, Any]] = []
@@ -168,8 +170,8 @@ class ProgressiveSearch:
         for sample in sample_stage(rng, self.config, stage, retained, self.settings.samples):
             for genotype in survivors:
                 _, genes = parse_genes(genotype)
-                child = canonical(to_genotype(self.config, {**genes, **sample}))
-                key = json.dumps(child, sort_keys=True)
+                child = to_genotype(self.config, {**genes, **sample})
+                key = json.dumps(canonical(child), sort_keys=True)
                 if key not in seen:
                     seen.add(key)
                     out.append(child)
@@ -195,9 +197,10 @@ class ProgressiveSearch:
         )
         return {"generation": g, "stage": stage, "candidates": [asdict(s) for s in scored], "front": front, "survivors": keep}
 
-    def _plan(self, stage: int, candidates: list[dict[str, Any]]) -> tuple[set[BlockId], list[tuple[Any, set[BlockId]]]]:
+    def _plan(self, stage: int, candidates: list[dict[str, Any]]) -> tuple[set[BlockId], list[tuple[Merge, set[BlockId]]]]:
         """The head's live blocks (any candidate's, in stages ``< stage``) and each candidate's (merge, live blocks)."""
-        tails, head_live = [], set()
+        tails: list[tuple[Merge, set[BlockId]]] = []
+        head_live: set[BlockId] = set()
         for genotype in candidates:
             config, genes = parse_genes(genotype)
             live, _ = live_nodes(config, genes)
@@ -205,8 +208,10 @@ class ProgressiveSearch:
             tails.append((mean_merge(genes), live))
         return head_live, tails
 
-    def _forward(self, net: BiONetSupernet, stage: int, x: torch.Tensor, head_live: set[BlockId], tails: list) -> Any:
-        """The shared head's state, then a generator of each candidate's logits."""
+    def _forward(
+        self, net: BiONetSupernet, stage: int, x: torch.Tensor, head_live: set[BlockId], tails: list[tuple[Merge, set[BlockId]]]
+    ) -> Iterator[torch.Tensor]:
+        """Each candidate's logits in turn, the shared head (stages ``< stage``) run once."""
         state = net.run_stages(net.start(x), range(stage), mean_merge(self.hyper), head_live)
         for merge, live in tails:
             yield net.finish(net.run_stages(state.copy(), range(stage, self.config.stages), merge, live))

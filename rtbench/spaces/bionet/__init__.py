@@ -40,7 +40,7 @@ from rtbench.spaces.bionet.genotype import (
     random_gene,
     to_genotype,
 )
-from rtbench.spaces.bionet.net import BiONet, BiONetSupernet, State, mean_merge
+from rtbench.spaces.bionet.net import BiONet, BiONetSupernet, Merge, State, mean_merge
 from rtbench.spaces.bionet.space import BiONetSpace
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "BiONetSpace",
     "BiONetSupernet",
     "BlockId",
+    "Merge",
     "State",
     "bionet_genes",
     "canonical",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -149,7 +150,7 @@ class BiONet(BiONetWeights):
     Only live blocks (and bridges) are built and run (``genotype.live_nodes``).
     """
 
-    def __init__(self, genotype: dict, task: Task) -> None:
+    def __init__(self, genotype: dict[str, Any], task: Task) -> None:
         config, genes = parse_genes(genotype)
         live, bridges = live_nodes(config, genes)
         super().__init__(config, task, live, bool(bridges))
