@@ -62,8 +62,9 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
-def _node_id_of(proc: subprocess.Popen, timeout_s: float = 60) -> str:
-    """The node id of the raylet in ``proc``'s process group (from its command line), once it runs."""
+def _node_id_of(proc: subprocess.Popen, timeout_s: float = 180) -> str:
+    """The node id of the raylet in ``proc``'s process group (from its command line), once it runs (a
+    loaded 2-core machine took over 60 s to start one)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for pid in filter(str.isdigit, os.listdir("/proc")):
