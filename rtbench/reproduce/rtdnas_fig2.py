@@ -34,7 +34,7 @@ from rtbench.reproduce.plots import RANDOM, Panel, draw_fig2
 from rtbench.reproduce.rows import is_decided, measured_row
 from rtbench.reproduce.rtdnas_table2 import ROWS, Row, figures_table, reference_rows
 from rtbench.reproduce.rtdnas_table2_claims import RTDNAS, decided
-from rtbench.reproduce.submissions import Finished, Submission, output_dir, plan, run_all, stage_times
+from rtbench.reproduce.submissions import Finished, Submission, exit_code, output_dir, plan, run_all, stage_times
 from rtbench.tasks import get_task
 
 NAME = "rtdnas-fig2"
@@ -189,8 +189,4 @@ def reproduce(args: list[str], echo: Echo, show: Show, rows: tuple[Row, ...] = R
     show("Claims of the paper", claim_rows[["claim", "paper (reported)", "ours (measured)", "ours"]])
     for path in [*images, *paths]:
         echo(f"wrote {path}")
-    incomplete = [p.submission.name for p in finished if not p.complete]
-    if incomplete:
-        echo(f"incomplete: {'; '.join(incomplete)}: run the same command again to resume (finished trials are not re-run)")
-        return 1
-    return 0
+    return exit_code(finished, echo)

@@ -39,7 +39,7 @@ from rtbench.leaderboard.table import fmt_num, fmt_pm
 from rtbench.reproduce.outputs import Echo, Show, write_outputs
 from rtbench.reproduce.rows import CLASSES, NOT_MEASURED, measured_row, reported_broken, reported_verdict
 from rtbench.reproduce.rtdnas_table2_claims import SLACK, claims, complexity_vs_latency
-from rtbench.reproduce.submissions import Finished, Submission, output_dir, plan, run_all, stage_times
+from rtbench.reproduce.submissions import Finished, Submission, exit_code, output_dir, plan, run_all, stage_times
 from rtbench.tasks import get_task
 
 NAME = "rtdnas-table2"
@@ -230,8 +230,4 @@ def reproduce(args: list[str], echo: Echo, show: Show, rows: tuple[Row, ...] = R
     echo(f"complexity vs latency: {complexity}")
     for path in [*paths, out_dir / f"{NAME}-figures.csv"]:
         echo(f"wrote {path}")
-    incomplete = [p.submission.name for p in finished if not p.complete]
-    if incomplete:
-        echo(f"incomplete: {'; '.join(incomplete)}: run the same command again to resume (finished trials are not re-run)")
-        return 1
-    return 0
+    return exit_code(finished, echo)

@@ -176,6 +176,15 @@ def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
     return planned
 
 
+def exit_code(finished: list[Finished], echo: Echo) -> int:
+    """0 when every submission is complete; else 1, after naming the incomplete ones and how to resume."""
+    incomplete = [p.submission.name for p in finished if not p.complete]
+    if incomplete:
+        echo(f"incomplete: {'; '.join(incomplete)}: run the same command again to resume (finished trials are not re-run)")
+        return 1
+    return 0
+
+
 def _read_existing(p: Finished, problem: str) -> None:
     """The record a previous invocation left in ``p``'s run folder, if trusted."""
     p.problem = problem
