@@ -13,7 +13,7 @@ from rtbench.errors import ConfigError
 from rtbench.reproduce import REPRODUCTIONS, reproduce
 from rtbench.reproduce.rtdnas_table2 import ROWS, Row, display_table, figures_table, reference_rows
 from rtbench.reproduce.rtdnas_table2_claims import claims, complexity_vs_latency
-from rtbench.reproduce.submissions import Finished, Submission, plan, stage_times
+from rtbench.reproduce.submissions import Finished, Submission, output_dir, plan, stage_times
 from rtbench.tasks import CINE
 
 # ----------------------------------------------------------------------------- constructed records
@@ -270,6 +270,24 @@ def test_a_method_option_goes_to_the_methods_that_take_it(tmp_path) -> None:
     assert [p.spec.run_id for p in again[:2]] == [p.spec.run_id for p in planned[:2]], "same command, same run folders"
 
 
+def test_submit_no_runs_nothing_and_reads_what_the_folders_hold(tmp_path) -> None:
+    from rtbench.reproduce import rtdnas_table2
+
+    args = [*SMOKE_ARGS, f"runs.dir={tmp_path}"]
+    lines: list[str] = []
+    code = rtdnas_table2.reproduce([*args, "submit=no"], echo=lines.append, show=lambda t, d: None, rows=SMOKE_ROWS)
+    assert code == 1, "nothing has run, so the reproduction is incomplete"
+    assert any(line.startswith("[1/2 unet width=4 depth=3] submit=no: run ") and line.endswith("is not complete") for line in lines)
+    assert not any("submitting run" in line for line in lines)
+    assert [p.name for p in tmp_path.glob("*/*")] == ["reproduce"], "submit=no created a run folder"
+    (out,) = list(tmp_path.glob("*/reproduce/rtdnas-table2-*"))
+    assert out == output_dir("rtdnas-table2", plan([r.submission for r in SMOKE_ROWS], args), args), "submit=no writes where the run does"
+    ours = pd.read_csv(out / "rtdnas-table2.csv").query("source == 'measured'")
+    assert set(ours["verdict"]) == {"not measured"} and ours["note"].str.contains("submit=no").sum() == 3
+    with pytest.raises(ConfigError, match="submit=maybe is not valid; expected one of yes, no"):
+        rtdnas_table2.reproduce([*args, "submit=maybe"], echo=lines.append, show=lambda t, d: None, rows=SMOKE_ROWS)
+
+
 # ----------------------------------------------------------------------------- end to end
 
 SMOKE_ARGS = ["budget=smoke", "dataset=synthetic-cine", "hardware=local-cpu", "ray.train_cpus=1"]
@@ -315,6 +333,9 @@ def test_table2_then_fig2_end_to_end_on_smoke_reuses_the_runs(ray_session, tmp_p
     run_dirs = [p for p in tmp_path.glob("*/*") if (p / "record.json").is_file()]
     assert len(run_dirs) == 2
     before = {d: units_of(d) for d in run_dirs}
+    assert rtdnas_table2.reproduce([*args, "submit=no"], echo=lines.append, show=lambda t, d: None, rows=SMOKE_ROWS) == 1
+    again = pd.read_csv(out / "rtdnas-table2.csv")
+    assert again["verdict"].tolist() == shown_table["verdict"].tolist(), "submit=no reads the finished runs' rows"
     cloud = SMOKE_ROWS[0].submission  # the random cloud's stand-in: a run Table 2 finished, so Fig. 2 runs nothing
     code = rtdnas_fig2.reproduce(args, echo=lines.append, show=lambda t, d: None, rows=SMOKE_ROWS, cloud=cloud)
     assert code == 1

@@ -17,6 +17,10 @@ submission lists among its defaults is that submission's alone: Fig. 2's ``metho
 sizes the random cloud and never reaches ``bixnas`` (whose own ``samples`` option would otherwise
 change its run, and Fig. 2 would no longer reuse Table 2's).
 
+Reading without running. ``submit=no`` submits nothing: each run's record is read from the folder
+its configuration maps to, so the table or figure shows what has finished (a run still going in
+another process, or left for later, reads ``not measured``) while the long runs go on.
+
 Failures. A submission whose method is not registered here, or does not take the settings the
 table fixes for it (an option renamed), is not run (its rows read "not measured", naming why); a
 mistake in the user's keys stops everything before any work. A
@@ -44,8 +48,11 @@ from rtbench.runfolder import board_folder
 from rtbench.runner import submit
 from rtbench.store import read_entry
 
-WHERE_KEYS = ("runs.dir", "device")
-"""Keys (and the ``ray.`` group) that say where a run happens, not what it is: left out of the output folder's name."""
+WHERE_KEYS = ("runs.dir", "device", "submit")
+"""Keys (and the ``ray.`` group) that say where or whether a run happens, not what it is: left out of the output folder's name."""
+
+SUBMIT_VALUES = {"yes": True, "no": False}
+"""``submit=``: ``no`` writes the table from the runs already in their folders and submits nothing."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class Finished:
     problem: str = ""
     run_dir: Path | None = None
     launched: list[str] = field(default_factory=list)
+    submit: bool = True
 
     @property
     def complete(self) -> bool:
@@ -109,6 +117,7 @@ def plan(submissions: list[Submission], args: list[str]) -> list[Finished]:
     or that one fixes, and on any user key a submission cannot resolve.
     """
     user = parse_overrides(args)
+    submit_now = submit_flag(user.pop("submit", "yes"))
     if "method" in user:
         raise ConfigError(f"this reproduction chooses the methods itself; it cannot take method={user['method']}")
     subs = list(dict.fromkeys(submissions))
@@ -132,12 +141,19 @@ def plan(submissions: list[Submission], args: list[str]) -> list[Finished]:
         mine = {k: v for k, v in user.items() if not k.startswith("method.") or k in opts}
         own = {"method": sub.method, **parse_overrides([*sub.defaults, *sub.fixed])}
         try:
-            out.append(Finished(sub, resolve({**own, **mine})))
+            out.append(Finished(sub, resolve({**own, **mine}), submit=submit_now))
         except ConfigError as err:
             if _resolves(own):  # the user's keys are at fault: stop before any work
                 raise
             out.append(Finished(sub, None, problem=f"the method does not take this reproduction's settings: {err}"))
     return out
+
+
+def submit_flag(value: str) -> bool:
+    """``submit=yes`` (default: run or resume every submission) or ``submit=no`` (read what the run folders hold)."""
+    if value not in SUBMIT_VALUES:
+        raise ConfigError(f"submit={value} is not valid; expected one of {', '.join(SUBMIT_VALUES)}")
+    return SUBMIT_VALUES[value]
 
 
 def _resolves(overrides: dict[str, str]) -> bool:
@@ -158,6 +174,12 @@ def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
         p.run_dir = p.spec.folder.root
         if stopped:
             _read_existing(p, "not run: the reproduction was stopped (Ctrl-C)")
+            continue
+        if not p.submit:
+            _read_existing(p, "")
+            if not p.complete:
+                p.problem = "not submitted (submit=no): run the command without submit=no to run or resume it"
+            echo(f"{tag} submit=no: " + ("complete" if p.complete else f"run {p.spec.run_id} is not complete"))
             continue
         echo(f"{tag} submitting run {p.spec.run_id}")
         try:
