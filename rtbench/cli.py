@@ -2,7 +2,7 @@
 
     bench submit [key=value ...]       search, train, score and time one method; write its record
     bench runs [runs.dir=PATH]         list run folders: complete, partial, tampered, unsealed, no record
-    bench leaderboard [runs.dir=PATH]  constraint-checked table per board
+    bench leaderboard [runs.dir=PATH] [out=DIR]  constraint-checked table per board; out= also writes the static site
     bench methods                      registered methods, one line each
     bench profile hardware=NAME space=NAME [budget=quick]        build/resume a latency lookup table
     bench latency-check hardware=NAME space=NAME n=50 [budget=quick] [seed=0] [calibration_n=20] [drift=reference|none] [out=DIR]
@@ -117,15 +117,32 @@ def cmd_runs(args: list[str]) -> int:
 
 
 def cmd_leaderboard(args: list[str]) -> int:
+    """The console table per board; with ``out=DIR`` also the static site (``rtbench.leaderboard.site``) written there."""
+    from rtbench.config import parse_overrides
     from rtbench.leaderboard.table import collect, rank_board, render_board
+    from rtbench.runfolder import check_store
 
-    df = collect(_runs_dir(args), warn=_warn)
+    kv = parse_overrides(args)
+    unknown = [k for k in kv if k not in ("runs.dir", "out")]
+    if unknown:
+        raise RTBenchError(f"unknown key '{unknown[0]}'; valid keys: runs.dir, out")
+    if "out" in kv and not kv["out"].strip():
+        raise RTBenchError("out= needs a folder, e.g. out=site")
+    runs_dir = check_store(kv.get("runs.dir", "runs"))
+    df = collect(runs_dir, warn=_warn)
     if df.empty:
-        _echo(f"no run records under {_runs_dir(args)}")
-        return 0
-    for board, part in df.groupby("board", sort=True):
+        _echo(f"no run records under {runs_dir}")
+    for board, part in df.groupby("board", sort=True) if not df.empty else []:
         header, out = render_board(str(board), rank_board(part))
         _print_frame(header, out)
+    if "out" in kv:
+        from rtbench.leaderboard.site import build_site
+
+        out_dir = Path(kv["out"]).expanduser()
+        if out_dir.exists() and not out_dir.is_dir():
+            raise RTBenchError(f"out={kv['out']} is a file, not a folder")
+        files = build_site(runs_dir, out_dir, warn=lambda line: None)  # collect() above already warned about each bad record
+        _echo(f"site: {len(files)} files -> {out_dir / 'index.html'}")
     return 0
 
 
@@ -214,7 +231,7 @@ def cmd_reproduce(args: list[str]) -> int:
 COMMANDS = {
     "submit": (cmd_submit, "search, train, score and time one method (key=value overrides)"),
     "runs": (cmd_runs, "list run records"),
-    "leaderboard": (cmd_leaderboard, "constraint-checked table per board"),
+    "leaderboard": (cmd_leaderboard, "constraint-checked table per board; out=DIR also writes the static site"),
     "methods": (cmd_methods, "list registered methods"),
     "profile": (cmd_profile, "build (or resume) a latency lookup table for a space on a hardware profile"),
     "latency-check": (cmd_latency_check, "how well the latency models predict measured networks"),

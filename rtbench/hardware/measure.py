@@ -5,7 +5,7 @@ starts with float32 frames in host memory and ends with the uint8 segmentation m
 memory. Inside the clock (``time.perf_counter_ns``) are, in order:
 
 1. ``torch.from_numpy`` on the host frames and the copy to the profile's device and dtype,
-2. the network's forward pass,
+2. the network's forward pass, run by the profile's runtime (:mod:`rtbench.hardware.runtime`; eager PyTorch by default),
 3. ``argmax`` over the class channel and the cast to uint8 (on the device),
 4. the copy of the mask back to host memory as a numpy array (on CUDA this synchronises, so the
    clock covers every kernel the query launched).
@@ -13,7 +13,9 @@ memory. Inside the clock (``time.perf_counter_ns``) are, in order:
 * **Latency** (single-stream): batch 1, one query at a time. After an untimed warm-up of
   ``warmup_queries`` queries, queries are issued until *both* at least ``min_queries`` were timed
   *and* at least ``min_duration_s`` seconds have passed. p50/p90/p99 are numpy percentiles of the
-  per-query times; tasks check their latency constraint on p90.
+  per-query times; tasks check their latency constraint on p90. The per-query times themselves
+  are kept too (``samples_ms``, in the order they were timed), so a reader can put a confidence
+  interval on p90 (the leaderboard bootstraps one); records written before they were kept lack them.
 * **Throughput** (offline-like): batches of ``stream_batch`` frames through the same pipeline,
   one batch after another, for at least ``throughput_min_duration_s`` seconds and at least
   ``MIN_STREAM_BATCHES`` batches; frames/s = frames / elapsed wall time.
@@ -42,7 +44,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,7 @@ from rtbench.budgets import Budget
 from rtbench.datasets.windows import FrameRing, StreamWindows
 from rtbench.errors import ConfigError
 from rtbench.hardware.profile import HardwareProfile
+from rtbench.hardware.runtime import deployed
 from rtbench.tasks import Task
 
 Progress = Callable[[str], None]
@@ -68,7 +71,9 @@ _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch
 class LatencyResult:
     """Single-stream, batch-1, end-to-end latency (milliseconds) over ``queries`` timed queries.
 
-    ``duration_s`` is the wall time of the timed phase (warm-up excluded).
+    ``duration_s`` is the wall time of the timed phase (warm-up excluded); ``samples_ms`` holds
+    every timed query's latency in the order timed (rounded to 0.1 microsecond), the raw data the
+    percentiles summarise.
     """
 
     p50_ms: float
@@ -79,9 +84,10 @@ class LatencyResult:
     max_ms: float
     queries: int
     duration_s: float
+    samples_ms: tuple[float, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "samples_ms": list(self.samples_ms)}
 
 
 @dataclass(frozen=True)
@@ -200,7 +206,7 @@ def measure_latency(
     warmup = int(_override(budget.warmup_queries if budget else 0, profile.warmup_queries))
     min_queries = int(_override(budget.min_queries if budget else 0, profile.min_queries))
     min_duration_s = float(_override(budget.min_duration_s if budget else 0.0, profile.min_duration_s))
-    net = measured_copy(model, device, dtype)
+    net = deployed(model, profile, device, dtype, (frames * input_shape[0], *input_shape[1:]))
     pool = frame_pool((1, *input_shape))
     if progress:
         progress(f"latency: {profile.name}, {warmup} warm-up queries, then >= {min_queries} queries and >= {min_duration_s:g} s")
@@ -240,6 +246,7 @@ def _latency_result(times_ns: list[int], duration_s: float) -> LatencyResult:
         max_ms=float(ms.max()),
         queries=len(times_ns),
         duration_s=duration_s,
+        samples_ms=tuple(round(float(v), 4) for v in ms),
     )
 
 
@@ -267,7 +274,7 @@ def measure_latency_paired(
     warmup = int(_override(budget.warmup_queries if budget else 0, profile.warmup_queries))
     min_queries = int(_override(budget.min_queries if budget else 0, profile.min_queries))
     min_duration_s = float(_override(budget.min_duration_s if budget else 0.0, profile.min_duration_s))
-    nets = (measured_copy(model, device, dtype), measured_copy(reference, device, dtype))
+    nets = (deployed(model, profile, device, dtype, input_shape), deployed(reference, profile, device, dtype, input_shape))
     frames = frame_pool((1, *input_shape))
     times_ns: tuple[list[int], list[int]] = ([], [])
     with profile_threads(profile), torch.inference_mode():
@@ -311,7 +318,7 @@ def measure_throughput(
     warmup_frames = int(_override(budget.warmup_queries if budget else 0, profile.warmup_queries))
     warmup = max(1, math.ceil(warmup_frames / batch))
     min_duration_s = float(_override(budget.min_duration_s if budget else 0.0, profile.throughput_min_duration_s))
-    net = measured_copy(model, device, dtype)
+    net = deployed(model, profile, device, dtype, (frames * input_shape[0], *input_shape[1:]))
     batches = frame_pool((batch, *input_shape), count=BATCH_POOL)
     if progress:
         progress(f"throughput: {profile.name}, batches of {batch}, >= {min_duration_s:g} s")
