@@ -2,7 +2,9 @@
 
 Fields: name, description, device (``cpu`` | ``cuda``), threads (see :meth:`HardwareProfile.num_threads`),
 dtype, stream_batch (batch size of the throughput stream), and the measurement settings
-(warmup_queries, min_queries, min_duration_s, throughput_min_duration_s). In Ray each profile is
+(warmup_queries, min_queries, min_duration_s, throughput_min_duration_s), and runtime: what runs the
+forward pass (``eager`` PyTorch, the default; ``compile``, ``onnxruntime``, ``openvino``: see
+:mod:`rtbench.hardware.runtime`), chosen with ``hardware.runtime=NAME``. In Ray each profile is
 a custom resource of capacity 1 (``resource``) on the node that owns the device, so no two
 measurements share a device.
 """
@@ -34,6 +36,12 @@ class HardwareProfile:
     min_queries: int = 100
     min_duration_s: float = 2.0
     throughput_min_duration_s: float = 2.0
+    runtime: str = "eager"
+
+    @property
+    def label(self) -> str:
+        """How boards, tables and reports name the profile: ``local-cpu``, or ``local-cpu+onnxruntime`` under another runtime."""
+        return self.name if self.runtime == "eager" else f"{self.name}+{self.runtime}"
 
     @property
     def resource(self) -> str:
@@ -58,7 +66,12 @@ class HardwareProfile:
         return max((os.cpu_count() or 1) + self.threads, 1)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict; ``runtime`` only when it is not ``eager``, so an eager profile keeps the
+        run ids and records it had before runtimes existed."""
+        d = asdict(self)
+        if d["runtime"] == "eager":
+            del d["runtime"]
+        return d
 
 
 def profile_names() -> list[str]:
@@ -104,4 +117,7 @@ def validate_profile(prof: HardwareProfile, where: str = "hardware") -> Hardware
     for name in ("warmup_queries", "min_duration_s", "throughput_min_duration_s"):
         if getattr(prof, name) < 0:
             raise ConfigError(f"{where}: hardware.{name}={getattr(prof, name)} is out of range; expected >= 0")
+    from rtbench.hardware.runtime import check_runtime
+
+    check_runtime(prof, where)
     return prof
