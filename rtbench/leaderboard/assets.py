@@ -2,7 +2,9 @@
 
 The script makes every ``table.sortable`` sortable by clicking a header: cells sort on their
 ``data-v`` value (numeric when every value is a number, missing values last), a second click
-reverses the order. Without JavaScript the tables keep their ranked order.
+reverses the order (a ready table says ``data-sortable="ready"``). Without JavaScript the tables
+keep their ranked order. Once the page has loaded, a plot image that did not load says so in the
+page (``data-loaded="0"`` and a visible note; ``"1"`` when it loaded).
 """
 
 from __future__ import annotations
@@ -46,6 +48,18 @@ JS = """
   document.querySelectorAll('table.sortable').forEach(function (table) {
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, col) {
       th.addEventListener('click', function () { sortBy(table, col, th); });
+    });
+    table.setAttribute('data-sortable', 'ready');
+  });
+  window.addEventListener('load', function () {
+    document.querySelectorAll('img.plot').forEach(function (img) {
+      var ok = img.complete && img.naturalWidth > 0;
+      img.setAttribute('data-loaded', ok ? '1' : '0');
+      if (ok) return;
+      var p = document.createElement('p');
+      p.className = 'smoke';
+      p.textContent = 'plot did not load: ' + img.getAttribute('src');
+      img.after(p);
     });
   });
 })();

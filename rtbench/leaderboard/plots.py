@@ -114,6 +114,9 @@ def _draw_panel(ax: Axes, rows: pd.DataFrame, panel: Panel, colours: dict[str, s
             color="black",
             lw=1.2,
             drawstyle="steps-pre" if panel.maximize else "steps-post",
+            marker="o",
+            ms=11,
+            mfc="none",
             label="Pareto front (ok rows)",
             zorder=1,
         )
