@@ -9,6 +9,10 @@ Keys a submission takes (every error names the key and the valid choices, before
     task=NAME (default: the dataset's task)  seed=INT  device=auto|cpu|cuda
     ray.address=ADDR  ray.train_cpus=N  ray.train_gpus=N  runs.dir=PATH
 
+``task=NAME`` without ``dataset=`` takes the task's embedded dataset (``Task.default_dataset``:
+``synthetic-cine`` for cine, ``synthetic-echo`` for echo); a task the harness cannot train yet
+(``Task.not_trainable``) is refused here with that reason.
+
 Values are typed by the target dataclass field (OmegaConf structured configs do the checking).
 The resolved config minus where it runs (ray.*, runs.dir, device) and where the data lie (a
 dataset's ``*root`` paths: the data fingerprint hashes the files' content) is hashed into the run id, so the
@@ -114,9 +118,11 @@ class RunSpec:
 
         The dataset part is ``data_label``: the dataset's name, followed by ``@`` and the first 6
         hex digits of the data fingerprint when the data come from files or a non-default config
-        (``acdc@3fa2c1``), so rows trained on different data never share a board.
+        (``acdc@3fa2c1``), so rows trained on different data never share a board. The hardware part is
+        the profile's label: its name, plus ``+<runtime>`` when it times under a runtime other than
+        eager (``local-cpu+onnxruntime``), so rows timed under different runtimes never rank together.
         """
-        return f"{self.task}/{self.data_label or self.dataset}/{self.hardware.name}/{self.budget_label}"
+        return f"{self.task}/{self.data_label or self.dataset}/{self.hardware.label}/{self.budget_label}"
 
     @property
     def run_id(self) -> str:
@@ -139,6 +145,7 @@ class RunSpec:
             data_label=self.data_label,
             device=self.device,
             ray=dataclasses.asdict(self.ray),
+            run_dir=str(self.folder.root),  # where a training trial keeps its weights (rtbench.runfolder)
         )
         return d
 
@@ -275,14 +282,18 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     owner = f"method '{top['method']}'"
     method_cfg = _merge_dataclass(_default_config(method_cls.Config, "method", owner), grouped["method"], "method", owner)
 
+    if "task" in raw and "dataset" not in raw:  # task=NAME alone: the task's embedded dataset
+        top["dataset"] = get_task(raw["task"]).default_dataset
     dataset_cls = DATASETS.get(top["dataset"])
+    task = get_task(top.get("task") or dataset_cls.task)
+    if "task" in raw and task.name != dataset_cls.task:
+        raise ConfigError(f"task='{task.name}' does not match dataset '{top['dataset']}', which is a '{dataset_cls.task}' dataset")
+    if task.not_trainable:
+        raise ConfigError(f"task={task.name} (dataset={top['dataset']}) cannot be submitted yet: {task.not_trainable}")
     owner = f"dataset '{top['dataset']}'"
     dataset_cfg = _merge_dataclass(_default_config(dataset_cls.Config, "dataset", owner), grouped["dataset"], "dataset", owner)
     dataset_cfg = _absolute_roots(dataset_cfg)
     fingerprint, data_label = _data_identity(top["dataset"], dataset_cls, dataset_cfg)
-    task = get_task(top.get("task") or dataset_cls.task)
-    if "task" in raw and task.name != dataset_cls.task:
-        raise ConfigError(f"task='{task.name}' does not match dataset '{top['dataset']}', which is a '{dataset_cls.task}' dataset")
 
     budget = get_budget(top["budget"])
     budget = _merge_dataclass(budget, grouped["budget"], "budget", f"budget '{top['budget']}'")
