@@ -119,5 +119,5 @@ def table_latency_model(
             what = "with its calibrated p50 model (no p90 fit: rerun bench latency-check to add one)"
         else:
             what = "with its calibrated p50 and p90 models"
-        progress(f"latency model for {space.name} @ {image_size} px on {profile.name}: {len(table)} ops, {what}")
+        progress(f"latency model for {space.name} @ {image_size} px on {profile.label}: {len(table)} ops, {what}")
     return LatencyModel(space, task, image_size, profile.name, table.latency_ms, calibrated, str(table.path or ""))

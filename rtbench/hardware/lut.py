@@ -12,7 +12,8 @@ burst of load from other processes must not stay in it: a burst rarely covers th
 every pass, while on a quiet machine the medians of the passes agree to a few percent.
 
 Tables are cached on disk, one JSON file per space, image size and :class:`TableKey` (profile
-name, device name, torch version, dtype and thread count), under ``$RTBENCH_CACHE/lut/`` or
+name, device name, torch version, dtype, thread count and runtime: an op timed under ONNX Runtime
+is a different cost from the same op in eager PyTorch), under ``$RTBENCH_CACHE/lut/`` or
 ``~/.cache/rtbench/lut/``. A file is written atomically (temporary file + ``os.replace``) every
 few measurements while a table is built, and each entry counts its rounds, so an interrupted
 :func:`build_table` resumes where it stopped and never repeats a measurement. Beside a table,
@@ -85,6 +86,7 @@ class TableKey:
     torch: str
     dtype: str
     threads: int
+    runtime: str = "eager"
 
     @classmethod
     def of(cls, profile: HardwareProfile, device: str | None = None, torch_version: str | None = None) -> TableKey:
@@ -95,11 +97,14 @@ class TableKey:
             torch=torch_version if torch_version is not None else torch.__version__,
             dtype=profile.dtype,
             threads=profile.num_threads(),
+            runtime=profile.runtime,
         )
 
     def digest(self) -> str:
-        """A short stable hash of every field (part of the table's file name)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """A short stable hash of every field (part of the table's file name); ``runtime`` only when not
+        ``eager``, so eager tables keep the files they had before runtimes existed."""
+        fields = {k: v for k, v in asdict(self).items() if k != "runtime" or v != "eager"}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,8 @@ def cache_dir() -> Path:
 
 def table_path(space: str, image_size: int, key: TableKey, root: Path | None = None) -> Path:
     """Cache file of the table of ``space`` at ``image_size`` px under ``key`` (``root`` defaults to :func:`cache_dir`)."""
-    return (root or cache_dir()) / f"{space}_{image_size}px_{key.profile}_{key.digest()}.json"
+    runtime = "" if key.runtime == "eager" else f"+{key.runtime}"
+    return (root or cache_dir()) / f"{space}_{image_size}px_{key.profile}{runtime}_{key.digest()}.json"
 
 
 def calibration_path(table_path: Path) -> Path:
@@ -241,7 +247,7 @@ class LatencyTable:
             if data.get("format") != FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
             head = data["header"]
-            key = TableKey(**{k: head[k] for k in ("profile", "device", "torch", "dtype", "threads")})
+            key = TableKey(**{k: head[k] for k in ("profile", "device", "torch", "dtype", "threads")}, runtime=head.get("runtime", "eager"))
             entries = {k: Entry(**v) for k, v in data["entries"].items()}
             table = cls(key, head["space"], int(head["image_size"]), MeasureSettings(**head["settings"]), entries, head["created"])
         except (OSError, ValueError, KeyError, TypeError) as err:
@@ -312,7 +318,7 @@ def build_table(
         todo = todo[: max(limit, 0)]
     if progress:
         own = "" if table.settings == settings else f"; the cached table's own settings {asdict(table.settings)} apply"
-        head = f"lut {sp.name} @ {image_size} px on {profile.name}"
+        head = f"lut {sp.name} @ {image_size} px on {profile.label}"
         progress(f"{head}: {len(todo)} of {total} measurements to take ({rounds} per entry){own} -> {table.path}")
     timed_profile = table.settings.apply(profile)
     start = time.perf_counter()

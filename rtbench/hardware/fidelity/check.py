@@ -96,7 +96,7 @@ def run_latency_check(
     out = (
         Path(out_dir)
         if out_dir is not None
-        else Path("runs") / "latency-check" / f"{sp.name}_{profile.name}_{image_size}px_n{n}_seed{seed}"
+        else Path("runs") / "latency-check" / f"{sp.name}_{profile.label}_{image_size}px_n{n}_seed{seed}"
     )
     if table is None:
         table = build_table(sp, profile, image_size, tk, config, progress, op_settings, rounds=op_rounds, root=lut_root, measure=measure)
@@ -135,6 +135,7 @@ def run_latency_check(
             "task": tk.name,
             "image_size": image_size,
             "profile": profile.name,
+            "runtime": profile.runtime,
             "seed": seed,
             "n": n,
             "calibration_n": calibration_n,
@@ -160,7 +161,7 @@ def run_latency_check(
     report = FidelityReport(
         space=sp.name,
         task=tk.name,
-        profile=profile.name,
+        profile=profile.label,
         image_size=image_size,
         seed=seed,
         n=n,

@@ -62,7 +62,7 @@ class NetworkTimer:
     def expect(self, total: int, progress: Progress | None) -> None:
         self.total, self.done, self.start = total, 0, time.perf_counter()
         if progress:
-            progress(f"latency-check: measuring {total} networks on {self.profile.name} at {self.image_size} px")
+            progress(f"latency-check: measuring {total} networks on {self.profile.label} at {self.image_size} px")
 
     def measure_one(self, genotype: dict[str, Any], what: str, progress: Progress | None) -> Measured:
         net = self._build(genotype)
