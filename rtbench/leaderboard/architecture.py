@@ -51,7 +51,7 @@ def paths_svg(genotype: dict[str, Any]) -> str:
             f"<title>path {i + 1}: {path}</title></polyline>"
         )
     title = f"network: {len(paths)} path(s) over {layers} layers x {scales} scales (row: resolution, column: layer)"
-    return _svg(x0 + layers * dx + 20, y0 + scales * dy + 8, body, title)
+    return _svg(max(x0 + layers * dx + 20, 6.5 * len(title)), y0 + scales * dy + 8, body, title)
 
 
 def dag_svg(nodes: list[str], edges: list[Edge], title: str) -> str:

@@ -23,7 +23,7 @@ tr.entry td { background: #fffbe8; }
 .note { color: #555; font-size: 12px; } .constraints { font-family: monospace; }
 img.plot { max-width: 100%; border: 1px solid #eee; }
 details summary { cursor: pointer; } svg.arch { display: block; margin: 4px 0; background: #fff; }
-pre { background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 12px; }
+pre { background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 12px; white-space: pre-wrap; }
 code { font-size: 12px; }
 """
 
