@@ -9,6 +9,11 @@
                        holds nothing else, so the spec is not next door to the method)
     tune/              Ray Tune's experiment folders
     reproduce/         tables a ``bench reproduce`` wrote from this run
+    weights/<key>-f<fold>.pt  the trained weights (state_dict) of each (candidate, fold), written by its
+                       training trial (runs trained before weights were kept have none: ``bench export``
+                       says so and how to re-train)
+    export/            ONNX files ``bench export`` wrote, each with its fidelity report beside it
+    runtimes/          the tables ``bench runtimes`` wrote
     record.json        the assembled run record (``rtbench.records``), sealed with an integrity hash
 
 A unit file is the unit of resume: a trial whose file says ``"status": "ok"`` never runs again.
@@ -68,6 +73,18 @@ class RunFolder:
     @property
     def reproduce(self) -> Path:
         return self.root / "reproduce"
+
+    def weights(self, key: str, fold: int) -> Path:
+        """The trained weights of candidate ``key`` on fold ``fold`` (a torch ``state_dict``)."""
+        return self.root / "weights" / f"{key}-f{fold}.pt"
+
+    @property
+    def export(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def runtimes(self) -> Path:
+        return self.root / "runtimes"
 
 
 def record_paths(runs_dir: Path) -> list[Path]:

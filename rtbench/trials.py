@@ -2,7 +2,8 @@
 
 * :func:`run_search`: the method searches the search pool only and returns candidates.
 * :func:`run_train`: one (candidate, fold): build, train from scratch with the shared recipe,
-  score on the fold's test patients (Dice per class, HD95 in mm, per volume).
+  score on the fold's test patients (Dice per class, HD95 in mm, per volume), and keep the trained
+  weights in the run folder (``RunFolder.weights``, for ``bench export`` and ``bench runtimes``).
 * :func:`run_measure`: one candidate: latency percentiles, throughput, params and FLOPs on the
   hardware profile.
 
@@ -181,6 +182,8 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
         stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m), frames=frames)
     except TrainingDiverged as err:
         raise TrainingDiverged(f"candidate {cand_d.get('label', '?')} ({cand_d.get('key', '?')}), fold {fold}: {err}") from err
+    if spec_d.get("run_dir"):  # spec dicts written before weights were kept lack it
+        keep_weights(model, RunFolder(Path(spec_d["run_dir"])).weights(cand_d["key"], fold))
     rows = evaluate(model, test_v, task, device, frames=frames)
     if frames > 1:
         stats["temporal"] = temporal_record(frames, train_v, test_v)
@@ -194,9 +197,18 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     }
 
 
+def keep_weights(model: torch.nn.Module, path: Path) -> None:
+    """Write ``model``'s state_dict (on the CPU) to ``path`` atomically: a temporary file in the same folder, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+
+
 def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) -> dict[str, Any]:
     from rtbench.hardware.env import cpu_busy_cores, environment_info
     from rtbench.hardware.measure import measure_all
+    from rtbench.hardware.runtime import runtime_info
 
     spec = spec_from_dict(spec_d)
     space = space_of(spec, cand_d["space"])
@@ -210,7 +222,7 @@ def run_measure(spec_d: dict[str, Any], cand_d: dict[str, Any], report: Report) 
     shape = (task.in_channels, spec.budget.image_size, spec.budget.image_size)
     frames = window_of(space, cand_d["genotype"])
     result = measure_all(model, shape, spec.hardware, spec.budget, progress=lambda s: report(message=s), frames=frames)
-    result["environment"] = environment_info(spec.hardware) | {"busy_cores_before": busy} | _ray_node()
+    result["environment"] = environment_info(spec.hardware) | runtime_info(spec.hardware) | {"busy_cores_before": busy} | _ray_node()
     return result
 
 
