@@ -7,6 +7,8 @@
     bench profile hardware=NAME space=NAME [budget=quick]        build/resume a latency lookup table
     bench latency-check hardware=NAME space=NAME n=50 [budget=quick] [seed=0] [calibration_n=20] [drift=reference|none] [out=DIR]
     bench reproduce NAME [key=value ...]  a paper's table beside the paper's own numbers
+    bench export RUN format=onnx [candidate=KEY] [fold=0] [out=PATH]   a trained candidate as ONNX, checked
+    bench runtimes RUN [candidate=KEY] [runtimes=eager,onnxruntime]  p50/p90/fps per runtime, interleaved
 
 Every mistake in the arguments stops before any work with one line naming it (exit status 2).
 """
@@ -21,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rtbench.cli_runtime import cmd_export, cmd_runtimes
 from rtbench.errors import RTBenchError
 
 # a pipe or a log file gets wide lines rather than an 80-column table with every cell cut short
@@ -173,8 +176,9 @@ def _tool_args(args: list[str], allowed: dict[str, type], defaults: dict[str, An
     return {**defaults, **typed_args(parse_overrides(args), allowed)}
 
 
-_TABLE_KEYS: dict[str, type] = {"hardware": str, "space": str, "budget": str, "task": str, "image_size": int}
-_TABLE_DEFAULTS: dict[str, Any] = {"hardware": "local-cpu", "space": "msnas", "budget": "quick", "task": "cine", "image_size": 0}
+_TABLE_KEYS: dict[str, type] = {"hardware": str, "hardware.runtime": str, "space": str, "budget": str, "task": str, "image_size": int}
+_TABLE_DEFAULTS: dict[str, Any] = {"hardware": "local-cpu", "hardware.runtime": "", "space": "msnas", "budget": "quick", "task": "cine"}
+_TABLE_DEFAULTS["image_size"] = 0
 
 
 def _table_target(a: dict[str, Any]) -> tuple[Any, Any, int, Any]:
@@ -183,7 +187,7 @@ def _table_target(a: dict[str, Any]) -> tuple[Any, Any, int, Any]:
     from rtbench.spaces.base import SPACES
     from rtbench.tasks import get_task
 
-    profile = load_profile(a["hardware"])
+    profile = load_profile(a["hardware"], **({"runtime": a["hardware.runtime"]} if a["hardware.runtime"] else {}))
     size = a["image_size"] or get_budget(a["budget"]).image_size
     return SPACES.create(a["space"]), profile, size, get_task(a["task"])
 
@@ -236,6 +240,8 @@ COMMANDS = {
     "profile": (cmd_profile, "build (or resume) a latency lookup table for a space on a hardware profile"),
     "latency-check": (cmd_latency_check, "how well the latency models predict measured networks"),
     "reproduce": (cmd_reproduce, "a paper's table beside the paper's own numbers"),
+    "export": (lambda args: cmd_export(args, _echo), "a trained candidate as an ONNX file, checked against PyTorch (format=onnx)"),
+    "runtimes": (lambda args: cmd_runtimes(args, _echo, _print_frame), "each candidate's latency under every runtime, interleaved"),
 }
 
 
