@@ -58,7 +58,7 @@ def compare_runtimes(
         one_frame = (task.in_channels, shape[1], shape[2])
         timings = time_runtimes(model, one_frame, profile, chosen, run.spec.budget, shape[0] // task.in_channels, block, echo)
         for rt, t in timings.items():
-            row: dict[str, Any] = {"candidate": cand["label"], "key": cand["key"], "runtime": rt, "GFLOPs": round(flops / 1e9, 3)}
+            row: dict[str, Any] = {"candidate": cand["label"], "key": cand["key"], "runtime": rt, "GFLOPs": float(f"{flops / 1e9:.4g}")}
             if t.latency is None or t.throughput is None:
                 rows.append(row | {"verdict": f"not timed: {t.error}", "weights": weights})
                 continue
