@@ -99,7 +99,7 @@ def draw_heart(rng: np.random.Generator, defect: bool, kinds: tuple[str, ...], t
     lad = rng.uniform() < 0.6  # LAD territory (apex and septum) or circumflex (lateral wall)
     centre = rng.uniform(-0.5, 0.3) if lad else rng.uniform(0.4, 0.85)
     d_width, d_depth, hypo = rng.uniform(0.15, 0.3), rng.uniform(0.5, 0.85), rng.uniform(0.4, 0.9)
-    contrast = rng.uniform(0.35, 0.55), rng.uniform(0.4, 0.7)  # low_contrast: myo ratio, apical swirl
+    contrast = rng.uniform(0.5, 0.7), rng.uniform(0.5, 0.8)  # low_contrast: myo ratio, apical swirl
     shorten = rng.uniform(0.7, 0.82)  # off_axis: foreshortened long axis
     if "low_contrast" in kinds:
         myo, swirl = contrast
@@ -141,8 +141,8 @@ def draw_scan(rng: np.random.Generator, heart: Heart, kinds: tuple[str, ...], fo
     knots = tuple(float(k) for k in rng.normal(0.0, 1.5, 6))
     shadow, noise = rng.uniform(0.004, 0.012), rng.uniform(0.5e-3, 2e-3)
     rho, gain, dr, gamma = rng.uniform(0.2, 0.6), rng.uniform(-4.0, 4.0), rng.uniform(42.0, 52.0), rng.uniform(1.3, 1.9)
-    blur = rng.uniform(3.0, 5.0)
-    drop_s, drop_width, floor = rng.uniform(0.45, 0.75), math.radians(rng.uniform(8.0, 14.0)), rng.uniform(0.02, 0.1)
+    blur = rng.uniform(4.0, 6.5)
+    drop_s, drop_width, floor = rng.uniform(0.45, 0.75), math.radians(rng.uniform(10.0, 18.0)), rng.uniform(0.02, 0.1)
     loud, haze = rng.uniform(6.0, 12.0), rng.uniform(0.1, 0.3)
     wall = heart.width + heart.t_lateral
     x, y = lv_point(heart, wall, drop_s * heart.base)
