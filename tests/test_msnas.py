@@ -129,6 +129,35 @@ def test_derive_cells_keeps_top_pairs_with_distinct_inputs() -> None:
     SPACE.validate(genotype)
 
 
+@pytest.mark.parametrize("cap", [0, 1, 2, 5])
+def test_derive_cells_caps_identity_edges_keeping_the_strongest(cap: int) -> None:
+    """Identity dominates every pair (the collapse seen on ACDC): the cap keeps the ``cap`` identity
+    edges strongest by eq. 1 weight and gives each other edge the best non-identity op of the same input."""
+    net = MSNASSupernet(MSNASConfig(**TINY), CINE)
+    ops = net.config.ops
+    ident, conv, dil = ops.index("identity"), ops.index("conv"), ops.index("dil_conv")
+    with torch.no_grad():
+        for b, a in enumerate(net.alphas):
+            a.zero_()
+            for j in range(a.shape[0]):
+                a[j, ident] = 5.0 + b + 0.1 * j  # later blocks and later inputs: stronger identity
+                a[j, conv if (b + j) % 2 else dil] = 1.0  # the runner-up differs per edge
+    uncapped = derive_cells(net)
+    assert all(op == "identity" for block in uncapped["cell"] for _, op in block)
+    cells = derive_cells(net, cap)
+    edges = [(b, j, op) for b, block in enumerate(cells["cell"]) for j, op in block]
+    with torch.no_grad():
+        weight = {(b, j): float(w[j, ident]) for b, w in enumerate(net.block_weights()) for j in range(w.shape[0])}  # eq. 1
+    kept = sorted(((b, j) for b, j, op in edges if op == "identity"), key=weight.__getitem__, reverse=True)
+    assert len(kept) == min(cap, len(edges))
+    assert kept == sorted(((b, j) for b, j, _ in edges), key=weight.__getitem__, reverse=True)[: len(kept)]
+    for b, j, op in edges:
+        if (b, j) not in kept:
+            assert op == ("conv" if (b + j) % 2 else "dil_conv")
+    assert [[j for j, _ in block] for block in cells["cell"]] == [[j for j, _ in block] for block in uncapped["cell"]]
+    SPACE.validate({**cells, "paths": [list(p) for p in legal_paths(4, 3)[:2]]})
+
+
 # ---------------------------------------------------------------- genotypes and derived networks
 
 

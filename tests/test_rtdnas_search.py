@@ -184,27 +184,36 @@ def test_architecture_steps_are_clipped_so_a_far_bound_cannot_throw_the_logits(c
 
 def test_auto_prices_the_largest_n_l_whose_cheapest_network_fits_the_bound(ctx: SearchContext) -> None:
     """``floor_ms`` is the least L_t over every one-hot op choice (brute force over all blocks' ops on a
-    tiny grid), and ``fitting_search_paths`` the largest N_l whose floor fits: fewer paths as the bound tightens."""
+    tiny grid), under the identity cap when one is given, and ``fitting_search_paths`` the largest N_l
+    whose floor fits: fewer paths as the bound tightens, and fewer still under the cap."""
     import itertools
 
-    from rtbench.methods.rtdnas.method import fitting_search_paths, floor_ms
+    from rtbench.methods.rtdnas.method import fitting_search_paths, floor_ms, identity_blocks
 
     model = LatencyModel(SPACE, CINE, SIZE, "stand-in", fake_latency)
     shapes = [w.shape for w in MSNASSupernet(CFG, CINE).block_weights()]
     union = SPACE.expected_latency(CFG, CINE, SIZE, fake_latency, 3)
-    brute = math.inf
+    ident = CFG.ops.index("identity")
+    brute: dict[int | None, float] = {None: math.inf, 0: math.inf, 1: math.inf}
     for ops in itertools.product(range(len(CFG.ops)), repeat=len(shapes)):  # each block its own op
         weights = [torch.zeros(shape, dtype=torch.float64) for shape in shapes]
         for w, op in zip(weights, ops, strict=True):
             w[0, op] = 1.0
-        brute = min(brute, float(union(weights)))
-    assert floor_ms(union, shapes) == pytest.approx(brute)
+        for cap in brute:
+            if cap is None or ops.count(ident) <= cap:
+                brute[cap] = min(brute[cap], float(union(weights)))
+    for cap, want in brute.items():
+        assert floor_ms(union, shapes, ident, cap) == pytest.approx(want)
+    assert brute[None] < brute[1] < brute[0], "identity is the cheapest op, so the cap raises the floor"
+    assert identity_blocks(CFG, 2) == 1 and identity_blocks(CFG, 0) == 0 and identity_blocks(CFG, 5) == len(shapes)
     options = {"layers": CFG.layers, "scales": CFG.scales, "channels": CFG.channels}
     floors = [floor_ms(SPACE.expected_latency(CFG, CINE, SIZE, fake_latency, n), shapes) for n in range(1, 5)]
     assert floors == sorted(floors) and floors[0] < floors[-1]
     for bound, want in ((floors[3] + 1e-6, 4), ((floors[1] + floors[2]) / 2, 2), (floors[0] / 2, 1)):
         n, floor = fitting_search_paths(ctx, model, CFG, options, shapes, 4, bound)
         assert n == want and (floor <= bound or want == 1)
+    capped, _ = fitting_search_paths(ctx, model, CFG, options, shapes, 4, floors[3] + 1e-6, max_identity=2)
+    assert capped < 4, "the all-identity floor of N_l = 4 is not reachable under the cap"
 
 
 # ----------------------------------------------------------------------------- bounds in measured p90 ms

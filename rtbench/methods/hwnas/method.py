@@ -76,12 +76,15 @@ class HWNAS(Method):
             flops_weight: ``w`` of ``L_a + w * F / F_ref`` (>= 0; 0 is MS-NAS's search).
             estimate: ``F``: ``union`` (the N_l-path derived network, N_l the largest of ``paths``)
                 or ``one_path`` (eq. 3-5, ``MSNASSpace.expected_flops``).
+            max_identity: the most identity edges a derived cell keeps, as RT-DNAS's option (P-DARTS's
+                M = 2; ours: without it every edge of the ACDC quick search became identity, Dice 0.48).
             layers, scales, channels: the ``msnas`` grid, as RT-DNAS's options.
         """
 
         paths: str = "6,7,8"
         flops_weight: float = 0.2
         estimate: str = "union"
+        max_identity: int = 2
         layers: int = 10
         scales: int = 4
         channels: int = 8
@@ -100,7 +103,9 @@ class HWNAS(Method):
 
         def grid(self) -> MSNASOptions:
             """The N_l values and the grid, checked as RT-DNAS checks them (ConfigError naming the key)."""
-            return MSNASOptions(paths=self.paths, layers=self.layers, scales=self.scales, channels=self.channels)
+            return MSNASOptions(
+                paths=self.paths, max_identity=self.max_identity, layers=self.layers, scales=self.scales, channels=self.channels
+            )
 
     def search(self, ctx: SearchContext) -> list[Candidate]:
         """Search the supernet on ``L_a + w * F / F_ref`` (resuming from ``ctx.checkpoint_dir``), then decode
@@ -133,7 +138,7 @@ class HWNAS(Method):
         )
         FlopsSearch(supernet, flops, train, val, settings, ctx.checkpoint_dir, ctx.seed, cfg.flops_weight).run(ctx.report)
         supernet = supernet.cpu()
-        cells = derive_cells(supernet)
+        cells = derive_cells(supernet, cfg.max_identity)
         weights = cell_log_weights(supernet)
         out = []
         for n in n_paths:

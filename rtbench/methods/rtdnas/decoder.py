@@ -55,6 +55,7 @@ class PathDecoder:
         table_sum_ms: the network's table sum, recorded with each candidate beside ``latency_ms``
             (None: not recorded).
         predicts: what ``latency_ms`` predicts, for the progress messages (``LatencyModel.predicts_p90``).
+        max_identity: cap on the derived cell's identity edges (``derive_cells``; None: none).
     """
 
     def __init__(
@@ -66,9 +67,10 @@ class PathDecoder:
         fitness: str = "weight",
         table_sum_ms: GenotypeCost | None = None,
         predicts: str = "ms",
+        max_identity: int | None = None,
     ) -> None:
         self.cfg = supernet.config
-        self.cells = derive_cells(supernet)
+        self.cells = derive_cells(supernet, max_identity)
         self.weights = cell_log_weights(supernet)
         self.latency_ms = latency_ms
         self.flops = flops

@@ -56,6 +56,7 @@ built before the search or reused from the cache, with progress lines) and FLOPs
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ from rtbench.methods.rtdnas.decoder import PathDecoder
 from rtbench.methods.rtdnas.fitness import FITNESSES, RealTimeBounds
 from rtbench.methods.rtdnas.options import MSNASOptions
 from rtbench.methods.rtdnas.search import PENALTY_SHARPNESS, SearchSettings, SupernetSearch
+from rtbench.spaces.msnas import IDENTITY, MSNASConfig
 
 P90_SCALE_NETWORKS = 16
 """Random networks :func:`p90_scale` fits its factor on."""
@@ -97,14 +99,22 @@ def p90_scale(ctx: SearchContext, model: Any, options: dict[str, Any], n_paths: 
     return float(np.median(ratios))
 
 
-def floor_ms(estimate: Callable[[list[torch.Tensor]], torch.Tensor], shapes: list[torch.Size]) -> float:
-    """The least ``L_t`` any architecture weights can give: every block's mass on one op (the same
-    op for every block, the cheapest over the tiles' scales), minimised over the ops. ``shapes``
-    are those of ``supernet.block_weights()``."""
+def floor_ms(
+    estimate: Callable[[list[torch.Tensor]], torch.Tensor],
+    shapes: list[torch.Size],
+    identity: int | None = None,
+    max_identity_blocks: int | None = None,
+) -> float:
+    """The least ``L_t`` any architecture weights of a derivable cell can give: each block's mass on one
+    op (on its first input), every choice of op per block tried, with at most ``max_identity_blocks``
+    blocks on the op of index ``identity`` (None: no limit). ``shapes`` are those of
+    ``supernet.block_weights()``; 4 ops x 3 blocks is 64 estimates."""
     best = math.inf
-    for op in range(shapes[0][-1]):
+    for ops in itertools.product(range(shapes[0][-1]), repeat=len(shapes)):
+        if identity is not None and max_identity_blocks is not None and ops.count(identity) > max_identity_blocks:
+            continue
         weights = []
-        for shape in shapes:
+        for shape, op in zip(shapes, ops, strict=True):
             w = torch.zeros(shape, dtype=torch.float64)
             w[0, op] = 1.0
             weights.append(w)
@@ -112,17 +122,35 @@ def floor_ms(estimate: Callable[[list[torch.Tensor]], torch.Tensor], shapes: lis
     return best
 
 
+def identity_blocks(space_cfg: MSNASConfig, max_identity: int) -> int:
+    """``max_identity`` edges of the cell as blocks of :func:`floor_ms`'s one-op-per-block cells: its share of
+    the cell's edges, rounded down (2 of 5 edges -> 1 of 3 blocks), so the floor never undercuts a capped cell."""
+    edges = sum(min(space_cfg.edges_per_block, i) for i in range(1, space_cfg.blocks + 1))
+    return min(space_cfg.blocks, max_identity * space_cfg.blocks // edges)
+
+
 def fitting_search_paths(
-    ctx: SearchContext, model: Any, space_cfg: Any, options: dict[str, Any], shapes: list[torch.Size], n_max: int, bound_ms: float
+    ctx: SearchContext,
+    model: Any,
+    space_cfg: MSNASConfig,
+    options: dict[str, Any],
+    shapes: list[torch.Size],
+    n_max: int,
+    bound_ms: float,
+    max_identity: int | None = None,
 ) -> tuple[int, float]:
-    """(N_l, its floor in the bound's units): the largest N_l <= ``n_max`` whose cheapest N_l-path
-    network (:func:`floor_ms`, times :func:`p90_scale` where calibrated) is within ``bound_ms``; 1
-    if none is. What eq. 2 prices under ``method.paths=auto``: pricing an N_l that cannot meet the
-    bound saturates the penalty, which then fixes every op at the cheapest whatever the accuracy."""
+    """(N_l, its floor in the bound's units): the largest N_l <= ``n_max`` whose cheapest derivable
+    N_l-path network (:func:`floor_ms` under the ``max_identity`` cap, times :func:`p90_scale` where
+    calibrated) is within ``bound_ms``; 1 if none is. What eq. 2 prices under ``method.paths=auto``:
+    pricing an N_l that cannot meet the bound saturates the penalty, which then fixes every op at the
+    cheapest whatever the accuracy; pricing against the floor of an all-identity cell (before the cap)
+    drove every edge to identity."""
     floor = math.inf
+    ident = space_cfg.ops.index(IDENTITY) if IDENTITY in space_cfg.ops else None
+    cap = None if max_identity is None else identity_blocks(space_cfg, max_identity)
     for n in range(n_max, 0, -1):
         estimate = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms, n)
-        floor = (p90_scale(ctx, model, options, n) or 1.0) * floor_ms(estimate, shapes)
+        floor = (p90_scale(ctx, model, options, n) or 1.0) * floor_ms(estimate, shapes, ident, cap)
         if floor <= bound_ms:
             return n, floor
     return 1, floor
@@ -182,7 +210,7 @@ class _PathDecodingNAS(Method):
         bound_ms = self.latency_bound_ms(ctx)
         if n_est is not None and bound_ms is not None and self.prices_auto():
             shapes = [w.shape for w in supernet.block_weights()]
-            n_est, floor = fitting_search_paths(ctx, model, space_cfg, cfg.space_options(), shapes, n_est, bound_ms)
+            n_est, floor = fitting_search_paths(ctx, model, space_cfg, cfg.space_options(), shapes, n_est, bound_ms, cfg.max_identity)
             ctx.report(
                 message=f"{self.name}: eq. 2 prices N_l={n_est} paths, the largest N_l <= {cfg.estimate_paths()} whose "
                 f"cheapest network ({floor:.1f} ms) fits the {bound_ms:g} ms bound"
@@ -219,6 +247,7 @@ class _PathDecodingNAS(Method):
             self.fitness(),
             table_sum_ms=model.table_sum_ms,
             predicts=model.predicts_p90,
+            max_identity=cfg.max_identity,
         )
         auto = cfg.auto_paths() if cfg.auto() else ()
         return decoder.candidates(cfg.n_paths(), self.decoders(), ctx.budget, ctx.seed, ctx.report, auto)

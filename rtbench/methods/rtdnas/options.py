@@ -48,6 +48,12 @@ class MSNASOptions:
         max_paths: N_max of ``auto``, capped at the grid's number of legal paths. 10 by default:
             the GA's gene pool holds the top 10 paths (seed 000 §3.1), so N_l = 10 is the whole pool
             and a larger N_l would leave the GA no choice; the paper's networks have N_l <= 8.
+        max_identity: the most ``identity`` edges a derived cell keeps (``derive_cells``, P-DARTS's
+            cap of M = 2 skip-connects; the cell has 5 edges, so 5 lifts the cap). Ours: without it,
+            eq. 2 (and HW-NAS's FLOPs term) drove every edge of the ACDC quick searches to identity
+            (issue 12: B = 30 / 50 / 70 all derived an all-identity cell, 0.08-0.13 GFLOPs, Dice
+            0.35-0.43 after 2 epochs; HW-NAS N_l = 6-8: Dice 0.48 after 8), a network with no
+            convolution in its cells, while the bound can be met by taking fewer paths instead.
         layers, scales, channels: the supernet's grid and base width (``MSNASConfig``; seed 000
             §3.1 gives the 10 layers; it gives no number of scales, see ``MSNASConfig.scales`` for
             our 4). Smaller values make small test searches.
@@ -55,11 +61,14 @@ class MSNASOptions:
 
     paths: str = "7"
     max_paths: int = 10
+    max_identity: int = 2
     layers: int = 10
     scales: int = 4
     channels: int = 8
 
     def __post_init__(self) -> None:
+        if self.max_identity < 0:
+            raise ConfigError(f"method.max_identity={self.max_identity} is out of range; expected >= 0")
         for name in ("layers", "scales", "channels", "max_paths"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"method.{name}={getattr(self, name)} is out of range; expected >= 1")

@@ -30,7 +30,8 @@ Design choices the paper leaves open (each also documented where it is implement
 * Ops: conv, dil_conv, sep_conv, identity from ``rtbench.spaces.ops``; ``zero`` excluded:
   ``config.CELL_OPS``.
 * Tile merge: network-level-weighted sum in the supernet, plain sum in derived networks.
-* Derivation: top-2 (input, op) pairs per block by eq. 1 weight, distinct inputs: ``derive_cells``.
+* Derivation: top-2 (input, op) pairs per block by eq. 1 weight, distinct inputs, at most
+  ``max_identity`` identity edges per cell (P-DARTS's cap): ``derive_cells``.
 * Partial channels: K = 4 in the supernet only; derived networks use all channels.
 
 Scale of the default space at 128 px (random cells, 2-core CPU, 2 threads, best of 25 forwards,
@@ -39,7 +40,7 @@ two paths about 25 ms; five to eight paths 1.5-2.1 GFLOPs and about 65-90 ms. So
 (50 ms) admits the smaller N_l and rules out the larger ones, and the search has to trade.
 """
 
-from rtbench.spaces.msnas.config import CELL_OPS, MSNASConfig
+from rtbench.spaces.msnas.config import CELL_OPS, IDENTITY, MSNASConfig
 from rtbench.spaces.msnas.cost import ExpectedFlops, ExpectedLatency, UnionLatency
 from rtbench.spaces.msnas.net import MSNASNet
 from rtbench.spaces.msnas.paths import cell_probabilities, legal_cells, legal_paths, path_cells, path_counts
@@ -47,6 +48,7 @@ from rtbench.spaces.msnas.space import MSNASSpace
 from rtbench.spaces.msnas.supernet import MSNASSupernet, derive_cells
 
 __all__ = [
+    "IDENTITY",
     "CELL_OPS",
     "ExpectedFlops",
     "ExpectedLatency",

@@ -13,7 +13,9 @@ from typing import Any
 
 from rtbench.errors import ConfigError
 
-CELL_OPS: tuple[str, ...] = ("conv", "dil_conv", "sep_conv", "identity")
+IDENTITY = "identity"
+"""The parameter-free cell op (``derive_cells`` can cap how many edges of a cell take it)."""
+CELL_OPS: tuple[str, ...] = ("conv", "dil_conv", "sep_conv", IDENTITY)
 """The normal family of ``rtbench.spaces.ops`` without ``zero``.
 
 ``zero`` is left out on purpose. Under the joint relaxation of eq. 1 the choice of *input* is

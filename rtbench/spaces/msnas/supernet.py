@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from rtbench.spaces.msnas.cell import InputOp, MixedCell
-from rtbench.spaces.msnas.config import MSNASConfig, scale_size
+from rtbench.spaces.msnas.config import IDENTITY, MSNASConfig, scale_size
 from rtbench.spaces.msnas.genotype import cell_gene
 from rtbench.spaces.msnas.ops import Head, ScalingOp, Stem, scaling_op_name
 from rtbench.spaces.msnas.paths import Cell, legal_cells
@@ -126,7 +126,7 @@ def _cell_key(cell: Cell) -> str:
     return "c{}_{}_{}".format(*cell)
 
 
-def derive_cells(supernet: MSNASSupernet) -> dict[str, Any]:
+def derive_cells(supernet: MSNASSupernet, max_identity: int | None = None) -> dict[str, Any]:
     """The discrete cell structure of a searched supernet, as the genotype fields other than ``paths``.
 
     Per block, the (input, op) pairs are ranked by their eq. 1 weight (one softmax over all pairs,
@@ -134,11 +134,20 @@ def derive_cells(supernet: MSNASSupernet) -> dict[str, Any]:
     pair whose input is already kept, until ``edges_per_block`` distinct inputs (DARTS's top-2 rule;
     block 1 has only X_0, so keeps one pair). Add ``"paths"`` (e.g. from the RT-DNAS GA) to get a
     genotype: ``{**derive_cells(supernet), "paths": [...]}``.
+
+    ``max_identity`` (None: no limit) caps the cell's ``identity`` edges, as P-DARTS (Chen et al.
+    2019, §3.3) caps skip-connects at M = 2: while the cell holds more, its weakest identity edge
+    takes the strongest other op of the same input. Parameter-free ops win a short or cost-penalised
+    search (DARTS's skip-connect collapse; on ACDC quick every edge became identity, see
+    ``rtbench.methods.rtdnas.options.MSNASOptions.max_identity``), and a cell of identities has no
+    convolution left to segment with.
     """
     cfg = supernet.config
     cell: list[list[InputOp]] = []
+    strength: list[tuple[float, int, int, int]] = []  # (weight, block, input, op index) of each kept identity edge
     with torch.no_grad():
-        for w in supernet.block_weights():
+        blocks = [w.detach().cpu() for w in supernet.block_weights()]
+        for b, w in enumerate(blocks):
             kept: dict[int, str] = {}
             for flat in torch.argsort(w.flatten(), descending=True, stable=True).tolist():
                 j, o = divmod(flat, len(cfg.ops))
@@ -146,5 +155,11 @@ def derive_cells(supernet: MSNASSupernet) -> dict[str, Any]:
                     kept[j] = cfg.ops[o]
                 if len(kept) == min(cfg.edges_per_block, w.shape[0]):
                     break
+            strength += [(float(w[j, cfg.ops.index(op)]), b, j, cfg.ops.index(op)) for j, op in kept.items() if op == IDENTITY]
             cell.append(sorted(kept.items()))
+    others = [i for i, op in enumerate(cfg.ops) if op != IDENTITY]
+    if max_identity is not None and others:
+        for _, b, j, _ in sorted(strength)[: max(0, len(strength) - max_identity)]:  # weakest first
+            best = max(others, key=lambda o, w=blocks[b], j=j: float(w[j, o]))
+            cell[b] = [(jj, cfg.ops[best] if jj == j else op) for jj, op in cell[b]]
     return {"layers": cfg.layers, "scales": cfg.scales, "channels": cfg.channels, "cell": cell_gene(cell)}
