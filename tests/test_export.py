@@ -82,3 +82,21 @@ def test_export_refuses_a_missing_format_and_an_unknown_run(tiny_run, capsys):
     assert "format=''" in capsys.readouterr().out
     assert main(["export", "no-such-run", "format=onnx", f"runs.dir={runs}"]) == 2
     assert "no-such-run" in capsys.readouterr().out
+
+
+def test_a_window_network_exports_with_its_whole_window_as_input(tmp_path):
+    """ICA-UNet (n=3): the graph's input holds the 3-frame stack, checked on causal windows of a test volume (no Ray needed)."""
+    pytest.importorskip("onnxruntime")
+    from rtbench.export.to_onnx import export_onnx
+    from rtbench.export.trained import Run, build
+    from rtbench.runfolder import RunFolder
+
+    spec = resolve(["budget=smoke", "method=icaunet", f"runs.dir={tmp_path}"])
+    cand = {"key": "win", "label": "ICA-UNet (n=3)", "space": "icaunet", "genotype": {"n": 3, "width": 4, "depth": 3}}
+    run = Run(RunFolder(tmp_path / "run"), {"run_id": "hand-made", "board": spec.board, "candidates": [cand]}, spec)
+    path, fidelity = export_onnx(run, cand, build(run, cand), 0, tmp_path / "win.onnx", samples=3)
+    import onnx
+
+    dims = [d.dim_value for d in onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, spec.budget.image_size, spec.budget.image_size]
+    assert fidelity.passed and fidelity.inputs == 3 and "test volume" in fidelity.source

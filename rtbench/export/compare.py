@@ -77,7 +77,7 @@ def compare_runtimes(
                     "weights": weights,
                 }
             )
-    return {"profile": profile.label, "runtimes": chosen, "roofline": roof, "rows": rows}
+    return {"profile": profile.name, "runtimes": chosen, "roofline": roof, "rows": rows}
 
 
 def verdict_changes(rows: list[dict[str, Any]]) -> list[str]:
