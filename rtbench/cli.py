@@ -4,7 +4,7 @@
     bench runs [runs.dir=PATH]         list run folders: complete, partial, tampered, unsealed, no record
     bench leaderboard [runs.dir=PATH] [out=DIR]  constraint-checked table per board; out= also writes the static site
     bench methods                      registered methods, one line each
-    bench profile hardware=NAME space=NAME [budget=quick]        build/resume a latency lookup table
+    bench profile hardware=NAME space=NAME [budget=quick] [hardware.runtime=eager]   build/resume a latency lookup table
     bench latency-check hardware=NAME space=NAME n=50 [budget=quick] [seed=0] [calibration_n=20] [drift=reference|none] [out=DIR]
     bench reproduce NAME [key=value ...]  a paper's table beside the paper's own numbers
     bench export RUN format=onnx [candidate=KEY] [fold=0] [out=PATH]   a trained candidate as ONNX, checked
