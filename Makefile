@@ -6,6 +6,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The test install includes the runtime extras (onnx, onnxruntime) so CI runs the export tests.
 # torch is installed first, pinned to a version whose CPU build is on the local wheel cache of our
 # machines; a GPU user's machine gets the same version's CUDA build. Override: make TORCH=torch==2.5.1
 TORCH ?= torch==2.13.0
@@ -16,7 +17,7 @@ ARGS ?=
 $(BIN)/bench: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[test]"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[test,runtime]"
 	touch $(BIN)/bench
 
 setup: $(BIN)/bench
