@@ -211,10 +211,12 @@ class _PathDecodingNAS(Method):
         if n_est is not None and bound_ms is not None and self.prices_auto():
             shapes = [w.shape for w in supernet.block_weights()]
             n_est, floor = fitting_search_paths(ctx, model, space_cfg, cfg.space_options(), shapes, n_est, bound_ms, cfg.max_identity)
-            ctx.report(
-                message=f"{self.name}: eq. 2 prices N_l={n_est} paths, the largest N_l <= {cfg.estimate_paths()} whose "
-                f"cheapest network ({floor:.1f} ms) fits the {bound_ms:g} ms bound"
+            why = (
+                f"the largest N_l <= {cfg.estimate_paths()} whose cheapest network ({floor:.1f} ms) fits the {bound_ms:g} ms bound"
+                if floor <= bound_ms
+                else f"none fits the {bound_ms:g} ms bound: the cheapest 1-path network the cell cap allows is {floor:.1f} ms"
             )
+            ctx.report(message=f"{self.name}: eq. 2 prices N_l={n_est} paths, {why}")
         estimate = ctx.space.expected_latency(space_cfg, ctx.task, ctx.budget.image_size, model.op_ms, n_est)
         scale = p90_scale(ctx, model, cfg.space_options(), n_est or 1)
         where = f"{ctx.space.name} @ {ctx.budget.image_size} px on {ctx.hardware.name}"
