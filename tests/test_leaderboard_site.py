@@ -15,6 +15,7 @@ from rtbench.cli import main
 from rtbench.leaderboard.architecture import picture
 from rtbench.leaderboard.pages import SMOKE_LABEL, slug
 from rtbench.leaderboard.plots import NO_FEASIBLE
+from rtbench.leaderboard.reported import REFERENCE_DIR, reported_points
 from rtbench.leaderboard.runpage import reproduce_command
 from rtbench.leaderboard.site import build_site
 
@@ -70,6 +71,19 @@ def test_a_board_with_no_feasible_row_still_draws_and_says_so(site) -> None:
     assert (folder / "plots.png").stat().st_size > 10_000
     assert NO_FEASIBLE in (folder / "plots.svg").read_text()
     assert NO_FEASIBLE not in (out / "boards" / slug(BOARD) / "plots.svg").read_text()
+
+
+def test_the_papers_reported_rows_are_hollow_markers_named_with_their_machine(site) -> None:
+    table2 = pd.read_csv(REFERENCE_DIR / "rtdnas_table2.csv")
+    cine = reported_points("cine")
+    assert len(cine) == len(pd.read_csv(REFERENCE_DIR / "rtdnas_table1.csv")) + len(table2)
+    assert set(cine["hardware"]) == {"P100"} and reported_points("echo").empty
+    row = cine[cine["label"] == "HW-Aware NAS"].iloc[0]
+    assert (row["dice_mean"], row["latency_p90_ms"], row["throughput_fps"]) == (0.930, 52.0, 19.5)
+    out, _ = site
+    svg = (out / "boards" / slug(BOARD) / "plots.svg").read_text()
+    assert svg.count("reported, P100") == 1, "one legend entry for the machine"
+    assert "HW-Aware NAS" in svg and "RT-DNAS (N_l = 8)" in svg, "each reported row is labelled"
 
 
 def test_run_page_has_config_command_folds_and_architecture(site) -> None:

@@ -6,7 +6,9 @@ is ``ok``, a half-transparent one ``borderline`` or ``mixed``, a hollow one brea
 On the latency panel the p90 confidence interval is a horizontal bar where the record has samples.
 Rows of the ``random`` method are a grey cloud. Each panel shades its constraint's feasible region,
 dashes the bound and draws the Pareto front of the ok rows (``rtbench.leaderboard.pareto``) as a
-staircase. A board without an ok row is still drawn, and says so on both panels.
+staircase. A board without an ok row is still drawn, and says so on both panels. The papers'
+reported rows of the board's task (``rtbench.leaderboard.reported``) are hollow grey diamonds
+labelled with their machine ("reported, P100"): never ranked, never on the front.
 """
 
 from __future__ import annotations
@@ -78,9 +80,23 @@ def _style(verdict: str) -> tuple[bool, float, str]:
     return True, 0.4, " (borderline)"
 
 
-def _draw_panel(ax: Axes, rows: pd.DataFrame, panel: Panel, colours: dict[str, str]) -> None:
+def _draw_reported(ax: Axes, reported: pd.DataFrame, col: str) -> None:
+    """The papers' rows: hollow diamonds, one legend entry per machine, each labelled with its Methods name."""
+    for hw, group in reported.groupby("hardware", sort=True):
+        ax.scatter(
+            group[col], group["dice_mean"], s=30, marker="D", facecolors="none", edgecolors="0.35", label=f"reported, {hw}", zorder=2
+        )
+        for _, r in group.iterrows():
+            xy = (float(r[col]), float(r["dice_mean"]))
+            ax.annotate(str(r["label"])[:22], xy, fontsize=5, color="0.35", xytext=(3, -7), textcoords="offset points")
+
+
+def _draw_panel(ax: Axes, rows: pd.DataFrame, panel: Panel, colours: dict[str, str], reported: pd.DataFrame | None = None) -> None:
     col = panel.column
-    _shade(ax, panel, [float(v) for v in rows[col]])
+    shown = reported.dropna(subset=["dice_mean", col]) if reported is not None else None
+    _shade(ax, panel, [float(v) for v in rows[col]] + ([float(v) for v in shown[col]] if shown is not None else []))
+    if shown is not None and len(shown):
+        _draw_reported(ax, shown, col)
     seen: set[str] = set()
     for _, r in rows.iterrows():
         x, y = float(r[col]), float(r["dice_mean"])
@@ -127,18 +143,20 @@ def _draw_panel(ax: Axes, rows: pd.DataFrame, panel: Panel, colours: dict[str, s
     ax.grid(alpha=0.3)
 
 
-def draw_board(rows: pd.DataFrame, task: Task, title: str, out_base: Path, colours: dict[str, str]) -> list[Path]:
+def draw_board(
+    rows: pd.DataFrame, task: Task, title: str, out_base: Path, colours: dict[str, str], reported: pd.DataFrame | None = None
+) -> list[Path]:
     """Draw both panels for the measured rows of one board and save ``<out_base>.png`` and ``.svg``; their paths.
 
     ``rows`` are the board's ranked rows; those without a mean Dice or a figure on a panel's axis
-    are left off that panel.
+    are left off that panel. ``reported``: the papers' rows to draw beside them (``reported_points``).
     """
     fig = Figure(figsize=(12, 5))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
     for ax, panel, tag in zip(axes, panels(task), ("(a)", "(b)")):
         measured = rows.dropna(subset=["dice_mean", panel.column])
-        _draw_panel(ax, measured, panel, colours)
+        _draw_panel(ax, measured, panel, colours, reported)
         ax.set_title(f"{tag} mean Dice vs {panel.xlabel}", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     for h, lab in zip(*axes[1].get_legend_handles_labels()):

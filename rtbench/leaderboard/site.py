@@ -21,6 +21,7 @@ from rtbench.leaderboard.assets import CSS, JS
 from rtbench.leaderboard.exports import write_exports
 from rtbench.leaderboard.pages import SMOKE_LABEL, board_section, constraint_line, index_page, is_smoke, run_page, slug
 from rtbench.leaderboard.plots import draw_board, method_colours
+from rtbench.leaderboard.reported import reported_points
 from rtbench.leaderboard.runpage import run_page_html
 from rtbench.records import warn_once
 from rtbench.store import Warn, iter_records
@@ -40,7 +41,7 @@ def build_site(runs_dir: Path, out_dir: Path, warn: Warn = warn_once) -> list[Pa
         task = get_task(board.split("/")[0])
         folder = out_dir / "boards" / slug(board)
         title = f"Board {board}" + (f"  [{SMOKE_LABEL}]" if is_smoke(board) else "")
-        plots = draw_board(df, task, title, folder / "plots", colours)
+        plots = draw_board(df, task, title, folder / "plots", colours, reported_points(task.name))
         exports = write_exports(df, task, f"{title}   {constraint_line(task)}", folder)
         written += plots + exports
         rel = lambda paths: [p.relative_to(out_dir).as_posix() for p in paths]
