@@ -288,6 +288,18 @@ def test_submit_no_runs_nothing_and_reads_what_the_folders_hold(tmp_path) -> Non
         rtdnas_table2.reproduce([*args, "submit=maybe"], echo=lines.append, show=lambda t, d: None, rows=SMOKE_ROWS)
 
 
+def test_slow_submissions_run_last_and_the_rows_keep_their_order(tmp_path) -> None:
+    from rtbench.reproduce.submissions import run_all
+
+    assert [r.submission.slow for r in ROWS if r.group == "BiX-NAS"] == [True], "bixnas (hours on a CPU) runs last"
+    slow, fast = Submission("unet", fixed=("method.width=4",), slow=True), Submission("unet", fixed=("method.width=8",))
+    lines: list[str] = []
+    planned = plan([slow, fast], [*SMOKE_ARGS, f"runs.dir={tmp_path}", "submit=no"])
+    run_all(planned, lines.append)
+    assert [line.split("]")[0] for line in lines] == ["[1/2 unet width=8", "[2/2 unet width=4"]
+    assert [p.submission for p in planned] == [slow, fast], "the table reads the plan in its own order"
+
+
 # ----------------------------------------------------------------------------- end to end
 
 SMOKE_ARGS = ["budget=smoke", "dataset=synthetic-cine", "hardware=local-cpu", "ray.train_cpus=1"]

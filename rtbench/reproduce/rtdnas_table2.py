@@ -87,7 +87,7 @@ ROWS: tuple[Row, ...] = (
     Row("ICA-UNet (n=3)", "ICA-UNet", Submission("icaunet", fixed=("method.n=3",)), None, "ICA-UNet (n=3)"),
     Row("ICA-UNet (n=4)", "ICA-UNet", Submission("icaunet", fixed=("method.n=4",)), None, "ICA-UNet (n=4)"),
     Row("HW-Aware NAS", "HW-NAS", Submission("hwnas"), r"HW-NAS N_l=\d+", "HW-Aware NAS"),
-    Row("BiX-NAS", "BiX-NAS", Submission("bixnas"), r"BiX-NAS", "BiX-NAS"),
+    Row("BiX-NAS", "BiX-NAS", Submission("bixnas", slow=True), r"BiX-NAS", "BiX-NAS"),
     Row("RT-DNAS (N_l = 6)", "RT-DNAS", RTDNAS, r"GA N_l=6", "RT-DNAS (N_l = 6)"),
     Row("RT-DNAS (N_l = 7)", "RT-DNAS", RTDNAS, r"GA N_l=7", "RT-DNAS (N_l = 7)"),
     Row("RT-DNAS (N_l = 8)", "RT-DNAS", RTDNAS, r"GA N_l=8", "RT-DNAS (N_l = 8)"),

@@ -63,11 +63,14 @@ class Submission:
         method: the registered method name.
         fixed: ``method.<field>=VALUE`` settings the table fixes.
         defaults: ``method.<field>=VALUE`` settings the user may override.
+        slow: run after the others (hours on a CPU), so the rest of the table is ready first; the
+            table's row order is unchanged.
     """
 
     method: str
     fixed: tuple[str, ...] = ()
     defaults: tuple[str, ...] = ()
+    slow: bool = False
 
     @property
     def name(self) -> str:
@@ -166,7 +169,7 @@ def _resolves(overrides: dict[str, str]) -> bool:
 
 def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
     """Submit (or resume) every planned submission in order, with ``[i/n name]`` progress; see the module docstring."""
-    todo = [p for p in planned if p.spec is not None]
+    todo = sorted((p for p in planned if p.spec is not None), key=lambda p: p.submission.slow)  # stable: slow ones last
     stopped = False
     for i, p in enumerate(todo, 1):
         assert p.spec is not None
