@@ -86,6 +86,7 @@ def test_search_returns_one_buildable_candidate_per_n_l_without_the_latency_mode
         assert net(torch.zeros(2, 1, 32, 32)).shape == (2, CINE.num_classes, 32, 32)
         assert c["predicted"]["flops"] == ctx.flops(c["genotype"]) > 0
         assert c["predicted"]["log_weight"] < 0
+    assert [c["predicted"].get("entry") for c in cands] == [None, 1.0], "the largest N_l is the entry"
     assert (tmp_path / "hwnas_search.pt").is_file()
 
 
