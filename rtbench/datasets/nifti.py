@@ -12,6 +12,7 @@ axis moved first); spacing comes from the header zooms, never from the affine.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ import numpy.typing as npt
 
 from rtbench.budgets import Budget
 from rtbench.datasets.base import DatasetBundle, Volume
-from rtbench.datasets.preprocess import normalise_intensity, resample_to_grid
+from rtbench.datasets.preprocess import PREPROCESS_VERSION, normalise_intensity, resample_to_grid
 from rtbench.errors import ConfigError, DataError
 
 
@@ -164,6 +165,13 @@ def location_free(config: Any) -> dict[str, Any]:
 def sha256_of(blob: Any) -> str:
     """The 64-hex sha256 of a JSON-able value (keys sorted, so dict order does not matter)."""
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def generated_fingerprint(dataset: str, config: Any, generator: int) -> str:
+    """A generated dataset's fingerprint: sha256 of its name, its config (a dataclass), its generator
+    version and the shared preprocessing version (no file is read)."""
+    blob = {"dataset": dataset, "config": dataclasses.asdict(config), "generator": generator, "preprocess": PREPROCESS_VERSION}
+    return sha256_of(blob)
 
 
 class _Patient(Protocol):

@@ -43,7 +43,6 @@ Outputs are bitwise identical for the same inputs on the same machine and numpy 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,8 +52,8 @@ import numpy as np
 
 from rtbench.budgets import Budget
 from rtbench.datasets.base import CineSequence, DatasetBundle, Volume, register_dataset
-from rtbench.datasets.nifti import sha256_of
-from rtbench.datasets.preprocess import PREPROCESS_VERSION, normalise_intensity
+from rtbench.datasets.nifti import generated_fingerprint
+from rtbench.datasets.preprocess import normalise_intensity
 from rtbench.errors import ConfigError
 
 GENERATOR_VERSION = 1
@@ -157,13 +156,7 @@ class SyntheticCine:
 
     def fingerprint(self) -> str:
         """sha256 of the config, :data:`GENERATOR_VERSION` and the shared preprocessing version (no file is read)."""
-        blob = {
-            "dataset": "synthetic-cine",
-            "config": dataclasses.asdict(self.config),
-            "generator": GENERATOR_VERSION,
-            "preprocess": PREPROCESS_VERSION,
-        }
-        return sha256_of(blob)
+        return generated_fingerprint("synthetic-cine", self.config, GENERATOR_VERSION)
 
     def validate(self, budget: Budget) -> None:
         """The config checks of :meth:`load` (ConfigError); generated data have no file to check."""

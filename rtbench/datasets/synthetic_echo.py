@@ -51,7 +51,6 @@ Determinism as ``synthetic-cine``: the data depend only on (config, budget), nev
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,8 +61,8 @@ import numpy as np
 from rtbench.budgets import Budget
 from rtbench.datasets.base import CineSequence, DatasetBundle, Volume, register_dataset
 from rtbench.datasets.echo_render import Heart, Scan, lv_point, render
-from rtbench.datasets.nifti import sha256_of
-from rtbench.datasets.preprocess import PREPROCESS_VERSION, normalise_intensity
+from rtbench.datasets.nifti import generated_fingerprint
+from rtbench.datasets.preprocess import normalise_intensity
 from rtbench.datasets.synthetic_cine import contraction, cycle_frames
 from rtbench.errors import ConfigError
 
@@ -203,13 +202,7 @@ class SyntheticEcho:
 
     def fingerprint(self) -> str:
         """sha256 of the config, :data:`GENERATOR_VERSION` and the shared preprocessing version (no file is read)."""
-        blob = {
-            "dataset": "synthetic-echo",
-            "config": dataclasses.asdict(self.config),
-            "generator": GENERATOR_VERSION,
-            "preprocess": PREPROCESS_VERSION,
-        }
-        return sha256_of(blob)
+        return generated_fingerprint("synthetic-echo", self.config, GENERATOR_VERSION)
 
     def validate(self, budget: Budget) -> None:
         """The config checks of :meth:`load` (ConfigError); generated data have no file to check."""

@@ -9,7 +9,6 @@ as a staircase: the best Dice attainable at each latency (a) or throughput (b).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -18,23 +17,13 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from rtbench.leaderboard.plots import Panel
 from rtbench.reproduce.pareto import pareto_front
-from rtbench.tasks import Constraint
 
 RANDOM = "random"
 """The ``group`` of the random cloud's points."""
 COLOURS = {"RT-DNAS": "tab:red", "ICA-UNet": "tab:blue", "HW-NAS": "tab:orange", "BiX-NAS": "tab:green"}
 MARKERS = {"RT-DNAS": "*", "ICA-UNet": "s", "HW-NAS": "^", "BiX-NAS": "D"}
-
-
-@dataclass(frozen=True)
-class Panel:
-    """One panel: the points' column on x, whether more is better there, its axis label and its constraint."""
-
-    column: str
-    maximize: bool
-    xlabel: str
-    constraint: Constraint | None
 
 
 def _shade(ax: Axes, panel: Panel, xs: list[float]) -> None:
