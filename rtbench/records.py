@@ -108,7 +108,8 @@ def aggregate_folds(folds: list[dict[str, Any]], classes: tuple[str, ...]) -> di
     ``hd95_mean`` (what the leaderboard reads), the harness-grid ones ``grid_dice_RV``, ...,
     ``grid_hd95_mean``, and every one of those again over the ED volumes only and the ES volumes
     only (``dice_mean_ED``, ``grid_hd95_LV_ES``...); plus ``volumes``, ``volumes_ED``,
-    ``volumes_ES`` and ``folds``. Rows without ``grid_`` keys (records written before they
+    ``volumes_ES`` and ``folds``; for a segmentation + quality-control candidate also ``qc_mae``,
+    ``qc_mae_baseline`` and ``qc_auroc`` (:func:`_quality_folds`). Rows without ``grid_`` keys (records written before they
     existed) give those keys NaN.
     """
     from rtbench.train.metrics import PHASES, row_metric_names
@@ -127,6 +128,26 @@ def aggregate_folds(folds: list[dict[str, Any]], classes: tuple[str, ...]) -> di
             out[f"{name}{suffix}"], out[f"{name}{suffix}_std"] = m, s
         out[f"volumes{suffix}"] = float(sum(len(rows) for rows in rows_of))
     out["folds"] = float(len(folds))
+    if any("qc_pred" in r for f in folds for r in f["per_volume"]):
+        out.update(_quality_folds(folds))
+    return out
+
+
+def _quality_folds(folds: list[dict[str, Any]]) -> dict[str, float]:
+    """``qc_mae``, ``qc_mae_baseline`` and ``qc_auroc`` (each with ``_std``) of two-output folds (``rtbench.train.quality``).
+
+    The MAEs are means of per-volume absolute errors, across folds when there are several (as the
+    Dice); the AUROC is a fold's own figure (ranking needs the fold's volumes together), so with one
+    fold its std is 0.
+    """
+    out: dict[str, float] = {}
+    for name, ref in (("qc_mae", "qc_pred"), ("qc_mae_baseline", "qc_baseline")):
+        errors = [[abs(r[ref] - r["qc_true"]) for r in f["per_volume"] if ref in r] for f in folds]
+        if len(folds) > 1:
+            out[name], out[f"{name}_std"] = _mean_std([_mean_std(e)[0] for e in errors])
+        else:
+            out[name], out[f"{name}_std"] = _mean_std(errors[0])
+    out["qc_auroc"], out["qc_auroc_std"] = _mean_std([(f.get("quality") or {}).get("qc_auroc") for f in folds])
     return out
 
 

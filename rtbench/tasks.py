@@ -87,10 +87,6 @@ ECHO = Task(
     in_channels=3,
     paper="003 echo HW-NAS",
     default_dataset="synthetic-echo",
-    not_trainable=(
-        "the two-output (segmentation + quality control) harness is not built yet (issue 14, item 2): "
-        "its datasets (synthetic-echo, camus) load, but no candidate can be trained, scored or timed on them"
-    ),
 )
 
 TASKS: dict[str, Task] = {t.name: t for t in (CINE, ECHO)}

@@ -4,6 +4,8 @@
 * :func:`run_train`: one (candidate, fold): build, train from scratch with the shared recipe,
   score on the fold's test patients (Dice per class, HD95 in mm, per volume), and keep the trained
   weights in the run folder (``RunFolder.weights``, for ``bench export`` and ``bench runtimes``).
+  A segmentation + quality-control network (the echo task) trains its two parts on the two halves
+  of the fold's training patients and adds the QC's scores (:mod:`rtbench.train.quality`).
 * :func:`run_measure`: one candidate: latency percentiles, throughput, params and FLOPs on the
   hardware profile.
 
@@ -163,6 +165,7 @@ def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str
 
 def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report: Report) -> dict[str, Any]:
     from rtbench.train.metrics import evaluate, summarize
+    from rtbench.train.quality import is_two_output, quality_summary, score_quality
     from rtbench.train.recipe import TrainingDiverged, seed_everything, train_model
 
     spec = spec_from_dict(spec_d)
@@ -178,8 +181,12 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     frames = window_of(space, cand_d["genotype"])
     seed_everything(seed)
     model = space.build(cand_d["genotype"], task, spec.budget.image_size).to(device)
+    two_output = is_two_output(model)
     try:
-        stats = train_model(model, train_v, spec.budget, seed, device, on_epoch=lambda m: report(**m), frames=frames)
+        if two_output:
+            stats = _train_two_output(model, train_v, spec, seed, device, report)
+        else:
+            stats = train_model(model, train_v, spec.budget, seed, device, lambda m: report(**m), frames, task.in_channels)
     except TrainingDiverged as err:
         raise TrainingDiverged(f"candidate {cand_d.get('label', '?')} ({cand_d.get('key', '?')}), fold {fold}: {err}") from err
     if spec_d.get("run_dir"):  # spec dicts written before weights were kept lack it
@@ -187,7 +194,7 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     rows = evaluate(model, test_v, task, device, frames=frames)
     if frames > 1:
         stats["temporal"] = temporal_record(frames, train_v, test_v)
-    return {
+    payload = {
         "fold": fold,
         "train": stats,
         "per_volume": rows,
@@ -195,6 +202,30 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
         "train_patients": len(f.train),
         "test_patients": len({v.patient for v in test_v}),
     }
+    if two_output:
+        for row, qc in zip(rows, score_quality(model, test_v, device, task.in_channels, stats["quality"]["eval_dice_mean"]), strict=True):
+            row.update(qc)
+        payload["quality"] = quality_summary(rows)
+    return payload
+
+
+def _train_two_output(
+    model: torch.nn.Module, train_v: list[Volume], spec: RunSpec, seed: int, device: torch.device, report: Report
+) -> dict[str, Any]:
+    """Seed 003 §IV-A (:mod:`rtbench.train.quality`): ``seg`` on half of D_train, then QC on the other half."""
+    from rtbench.train.data import split_patients
+    from rtbench.train.quality import train_quality_control
+    from rtbench.train.recipe import train_model
+
+    seg_v, eval_v = split_patients(train_v, 0.5, seed)
+    if not eval_v:
+        raise RTBenchError(f"a segmentation + quality-control candidate needs >= 2 training patients per fold, got {len(train_v)} volumes")
+    channels = get_task(spec.task).in_channels
+    stats = train_model(model.seg, seg_v, spec.budget, seed, device, lambda m: report(stage="seg", **m), 1, channels)
+    stats["quality"] = train_quality_control(model, eval_v, spec.budget, seed, device, channels, lambda m: report(**m))
+    stats["seg_patients"] = len({v.patient for v in seg_v})
+    stats["train_seconds"] += stats["quality"]["train_seconds"]
+    return stats
 
 
 def keep_weights(model: torch.nn.Module, path: Path) -> None:

@@ -194,10 +194,10 @@ def test_config_errors() -> None:
         CAMUS.Config(views="3CH")
 
 
-def test_submitting_camus_is_refused_with_the_echo_reason(tmp_path: Path) -> None:
+def test_camus_resolves_to_the_echo_task(tmp_path: Path) -> None:
     root = make_root(tmp_path / "camus")
-    with pytest.raises(ConfigError, match=r"task=echo \(dataset=camus\) cannot be submitted yet: .*issue 14"):
-        resolve(["dataset=camus", f"dataset.root={root}", "budget=smoke"])
+    spec = resolve(["dataset=camus", f"dataset.root={root}", "budget=smoke"])
+    assert (spec.task, spec.dataset) == ("echo", "camus")
 
 
 @pytest.mark.parametrize(

@@ -149,17 +149,23 @@ def test_config_errors_name_the_key(key: str, value: object, text: str) -> None:
         SyntheticEcho(SyntheticEcho.Config(**{key: value})).validate(TINY)  # type: ignore[arg-type]
 
 
-def test_task_echo_takes_synthetic_echo_and_is_refused_clearly_until_the_harness_trains_it() -> None:
+def test_task_echo_takes_synthetic_echo(monkeypatch: pytest.MonkeyPatch) -> None:
     for args in (["task=echo"], ["dataset=synthetic-echo"], ["task=echo", "dataset=synthetic-echo", "budget=smoke"]):
-        with pytest.raises(ConfigError) as err:
-            resolve(args)
-        message = str(err.value)
-        assert "task=echo (dataset=synthetic-echo) cannot be submitted yet" in message and "issue 14" in message, message
+        spec = resolve(args)
+        assert (spec.task, spec.dataset) == ("echo", "synthetic-echo"), args
     with pytest.raises(ConfigError, match="does not match dataset 'synthetic-echo', which is a 'echo' dataset"):
         resolve(["task=cine", "dataset=synthetic-echo"])
     spec = resolve(["budget=smoke"])  # the cine default is unchanged
     assert spec.task == "cine" and spec.dataset == "synthetic-cine"
     assert resolve(["task=cine", "budget=smoke"]).dataset == "synthetic-cine"
+    # a task the harness cannot train yet is refused with its reason, before any work
+    import dataclasses
+
+    from rtbench import tasks
+
+    monkeypatch.setitem(tasks.TASKS, "echo", dataclasses.replace(tasks.ECHO, not_trainable="the reason"))
+    with pytest.raises(ConfigError, match=r"task=echo \(dataset=synthetic-echo\) cannot be submitted yet: the reason"):
+        resolve(["task=echo"])
 
 
 def test_splits_stratify_on_perfusion_and_hardness() -> None:

@@ -89,15 +89,16 @@ class SearchContext:
     def loaders(self, val_fraction: float = 0.5, batch_size: int | None = None) -> tuple[DataLoader, DataLoader]:
         """Two slice loaders over disjoint patients of the search pool: (train, val).
 
-        The val loader feeds architecture updates in bi-level search (DARTS first order).
+        The val loader feeds architecture updates in bi-level search (DARTS first order). Images have
+        ``task.in_channels`` channels (the echo task's greyscale frame repeated into 3).
         """
         from rtbench.train.data import slice_loader, split_patients
 
         train_v, val_v = split_patients(self.volumes, val_fraction, self.seed)
         bs = batch_size or self.budget.batch_size
         return (
-            slice_loader(train_v, bs, shuffle=True, augment=True, seed=self.seed),
-            slice_loader(val_v, bs, shuffle=True, augment=False, seed=self.seed + 1),
+            slice_loader(train_v, bs, shuffle=True, augment=True, seed=self.seed, channels=self.task.in_channels),
+            slice_loader(val_v, bs, shuffle=True, augment=False, seed=self.seed + 1, channels=self.task.in_channels),
         )
 
     def input_shape(self) -> tuple[int, int, int]:

@@ -36,6 +36,7 @@ from monai.transforms import (
 )
 from torch.utils.data import Dataset
 
+from rtbench.datasets.echo_channels import as_channels
 from rtbench.datasets.windows import causal_window
 
 if TYPE_CHECKING:
@@ -89,14 +90,19 @@ class SliceDataset(Dataset):
     Items are views of the volumes' arrays (no copy of the data set is made); with a ``transform``
     the image is copied before augmentation so the volumes are never modified. With ``frames`` = n
     > 1 an item's image is the slice's causal window, ``(n, H, W)``, stacked when the item is read.
+    With ``channels`` = C > 1 (the echo task's 3-channel input) the one greyscale channel is
+    repeated after augmentation (:func:`rtbench.datasets.echo_channels.as_channels`), ``(C, H, W)``.
 
     Args:
         volumes: volumes of equal in-plane size (H, W).
         transform: a MONAI dictionary transform applied to each item (``None``: no augmentation).
         frames: the network's temporal window (1: the frame alone).
+        channels: input channels of the task's networks (``Task.in_channels``).
     """
 
-    def __init__(self, volumes: Sequence[Volume], transform: Compose | None = None, frames: int = 1) -> None:
+    def __init__(self, volumes: Sequence[Volume], transform: Compose | None = None, frames: int = 1, channels: int = 1) -> None:
+        if frames > 1 and channels > 1:
+            raise ValueError(f"a temporal window of {frames} frames with {channels} channels per frame is not supported")
         self.images = [np.ascontiguousarray(v.image, dtype=np.float32) for v in volumes]
         self.labels = [np.ascontiguousarray(v.label, dtype=np.uint8) for v in volumes]
         shapes = {im.shape[1:] for im in self.images}
@@ -106,6 +112,7 @@ class SliceDataset(Dataset):
         self.transform = transform
         self.frames = frames
         self.windows = [causal_window(v, frames)[0] for v in volumes] if frames > 1 else []
+        self.channels = channels
 
     def __len__(self) -> int:
         return len(self.index)
@@ -117,9 +124,12 @@ class SliceDataset(Dataset):
         else:
             image = torch.from_numpy(self.images[v][s : s + 1])
         label = torch.from_numpy(self.labels[v][s : s + 1]).long()
-        if self.transform is None:
-            return {"image": image, "label": label}
-        return self.transform({"image": image.clone(), "label": label})
+        if self.transform is not None:
+            item = self.transform({"image": image.clone(), "label": label})
+            image, label = item["image"], item["label"]
+        if self.channels > 1:  # the echo task's greyscale frame repeated (rtbench.datasets.echo_channels)
+            image = as_channels(image[None], self.channels)[0]
+        return {"image": image, "label": label}
 
 
 def slice_loader(
@@ -130,17 +140,19 @@ def slice_loader(
     seed: int,
     num_workers: int = 0,
     frames: int = 1,
+    channels: int = 1,
 ) -> DataLoader:
     """A MONAI ``DataLoader`` over the slices of ``volumes``; order and augmentation fixed by ``seed``.
 
     Batches are ``{"image": (B, 1, H, W) float32, "label": (B, 1, H, W) int64}`` (``(B, frames, H, W)``
-    images for a network with a temporal window, see :class:`SliceDataset`). The last, smaller
+    images for a network with a temporal window, ``(B, channels, H, W)`` for a task of several input
+    channels, see :class:`SliceDataset`). The last, smaller
     batch is kept (every slice is seen once per epoch). An empty ``volumes`` gives a loader that
     yields nothing. The augmentation stream depends on ``num_workers`` (each worker gets its own
     seed from the generator), so runs compare bit for bit only at the same ``num_workers``.
     """
     transform = train_transforms(int(volumes[0].image.shape[-1])) if augment and volumes else None
-    dataset = SliceDataset(volumes, transform, frames)
+    dataset = SliceDataset(volumes, transform, frames, channels)
     generator = torch.Generator().manual_seed(int(seed))
     return DataLoader(
         dataset,

@@ -53,6 +53,7 @@ from monai.metrics import DiceMetric, HausdorffDistanceMetric
 from monai.networks.utils import one_hot
 from torch import nn
 
+from rtbench.datasets.echo_channels import as_channels
 from rtbench.datasets.preprocess import to_native
 from rtbench.datasets.windows import causal_window, stack_window
 
@@ -91,11 +92,16 @@ def row_metric_names(classes: Sequence[str]) -> list[str]:
     return metric_names(classes) + metric_names(classes, GRID_PREFIX)
 
 
-def predict_probabilities(model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16, frames: int = 1) -> torch.Tensor:
+def predict_probabilities(
+    model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 16, frames: int = 1, channels: int = 1
+) -> torch.Tensor:
     """Class probabilities of ``volume``, slice by slice: softmax over the logits of each batch of slices.
 
     A network with a temporal window (``frames`` > 1) is given each slice's causal window, (n, H, W),
-    oldest frame first (:func:`rtbench.datasets.windows.causal_window`). Runs in eval mode under
+    oldest frame first (:func:`rtbench.datasets.windows.causal_window`); a task of ``channels`` > 1
+    input channels (echo) gets the greyscale slice repeated into them. A network with several outputs
+    (the echo task's :class:`~rtbench.spaces.cells.echonas.EchoOutput`) is scored on its first, the
+    segmentation logits. Runs in eval mode under
     ``torch.inference_mode`` and restores the model's previous mode. Returns a float32 CPU tensor
     (C, S, H, W).
     """
@@ -110,8 +116,10 @@ def predict_probabilities(model: nn.Module, volume: Volume, device: torch.device
                 if frames > 1:
                     x = torch.from_numpy(stack_window(window, start, start + batch_size)).to(device)
                 else:
-                    x = image[start : start + batch_size].unsqueeze(1).to(device)
-                parts.append(torch.softmax(model(x).float(), dim=1).cpu())
+                    x = as_channels(image[start : start + batch_size].unsqueeze(1), channels).to(device)
+                out = model(x)
+                logits = out[0] if isinstance(out, tuple) else out
+                parts.append(torch.softmax(logits.float(), dim=1).cpu())
     finally:
         model.train(was_training)
     return torch.cat(parts).transpose(0, 1).contiguous()
@@ -180,7 +188,7 @@ def evaluate(model: nn.Module, volumes: Sequence[Volume], task: Task, device: to
     model = model.to(device)
     rows = []
     for v in volumes:
-        probs = predict_probabilities(model, v, device, frames=frames)
+        probs = predict_probabilities(model, v, device, frames=frames, channels=task.in_channels)
         grid = score_volume(probs.argmax(dim=0).to(torch.uint8).numpy(), v.label, v.spacing, task.classes)
         if v.native is None:
             native, scored_on = grid, "harness grid (native)"

@@ -74,6 +74,7 @@ def train_model(
     device: torch.device,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     frames: int = 1,
+    channels: int = 1,
 ) -> dict[str, Any]:
     """Train ``model`` (freshly built, untrained) on the slices of ``volumes`` with the shared recipe.
 
@@ -89,6 +90,7 @@ def train_model(
             wall time of the epoch}``.
         frames: the network's temporal window; > 1 feeds each slice's causal window of that many
             frames (``rtbench.train.data.SliceDataset``).
+        channels: the task's input channels (``Task.in_channels``; the echo task's 3).
 
     Returns:
         ``{"epochs", "final_loss" (mean loss of the last epoch), "train_seconds", "slices" (training
@@ -100,7 +102,7 @@ def train_model(
     if sum(v.num_slices for v in volumes) == 0:
         raise ValueError("train_model needs at least one training slice")
     seed_everything(seed)
-    loader = slice_loader(volumes, budget.batch_size, shuffle=True, augment=True, seed=seed, frames=frames)
+    loader = slice_loader(volumes, budget.batch_size, shuffle=True, augment=True, seed=seed, frames=frames, channels=channels)
     steps = budget.epochs * len(loader)
     model.to(device).train()
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, include_background=False, batch=True)
