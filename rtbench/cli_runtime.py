@@ -1,7 +1,7 @@
 """``bench export`` and ``bench runtimes``: a run's trained networks outside eager PyTorch.
 
     bench export RUN [candidate=KEY] [fold=0] format=onnx [out=PATH] [samples=8] [runs.dir=runs]
-    bench runtimes RUN [candidate=KEY] [fold=0] [runtimes=eager,onnxruntime,...] [block=10] [runs.dir=runs]
+    bench runtimes RUN [candidate=KEY] [fold=0] [runtimes=eager,onnxruntime,...] [block=10] [hardware=PROFILE] [runs.dir=runs]
 
 ``RUN`` is a run id (or a unique prefix of one) in ``runs.dir``, a run folder or its record.json.
 ``bench export`` writes each chosen candidate (every candidate without ``candidate=``) to
@@ -9,7 +9,9 @@
 fidelity report beside it; exit 1 when a fidelity check fails. ``bench runtimes`` times each
 candidate under every runtime this machine can run (``rtbench.hardware.runtime_compare``,
 interleaved), prints p50/p90/throughput, achieved GFLOP/s against the matmul roofline and the
-task's verdict per runtime, and writes ``<run>/runtimes/runtimes.{csv,json}``.
+task's verdict per runtime, and writes ``<run>/runtimes/runtimes.{csv,json}``; with ``hardware=PROFILE``
+(another profile than the run's, e.g. ``cuda`` for a run trained on a CPU) it times there and writes
+``runtimes-<profile>.{csv,json}``.
 """
 
 from __future__ import annotations
@@ -66,19 +68,23 @@ def cmd_runtimes(args: list[str], echo: Echo, show: Show) -> int:
 
     from rtbench.export import find_run
     from rtbench.export.compare import compare_runtimes, verdict_changes
+    from rtbench.hardware.profile import load_profile
     from rtbench.jsonio import write_json_atomic
 
-    keys = {**_COMMON, "runtimes": str, "block": int}
-    run_name, a = _args("runtimes", args, keys, {"candidate": "", "fold": 0, "runs.dir": "runs", "runtimes": "", "block": 10})
+    keys = {**_COMMON, "runtimes": str, "block": int, "hardware": str}
+    defaults = {"candidate": "", "fold": 0, "runs.dir": "runs", "runtimes": "", "block": 10, "hardware": ""}
+    run_name, a = _args("runtimes", args, keys, defaults)
     run = find_run(run_name, a["runs.dir"])
-    result = compare_runtimes(run, a["candidate"], a["fold"], a["runtimes"], a["block"], echo)
+    other = load_profile(a["hardware"]) if a["hardware"] else None
+    result = compare_runtimes(run, a["candidate"], a["fold"], a["runtimes"], a["block"], echo, other)
     roof, rows = result["roofline"], result["rows"]
     title = f"Runtimes | run {run.name} | {result['profile']} | roofline {roof['gflops']:.1f} GFLOP/s | latency checked on p90"
     show(title, pd.DataFrame(rows))
     changed = verdict_changes(rows)
     echo("verdicts that change between runtimes: " + (", ".join(changed) if changed else "none"))
     run.folder.runtimes.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(run.folder.runtimes / "runtimes.csv", index=False)
-    write_json_atomic(run.folder.runtimes / "runtimes.json", {"run_id": run.name} | result)
-    echo(f"written: {run.folder.runtimes / 'runtimes.csv'} and runtimes.json")
+    stem = f"runtimes-{other.name}" if other is not None and other.name != run.spec.hardware.name else "runtimes"
+    pd.DataFrame(rows).to_csv(run.folder.runtimes / f"{stem}.csv", index=False)
+    write_json_atomic(run.folder.runtimes / f"{stem}.json", {"run_id": run.name} | result)
+    echo(f"written: {run.folder.runtimes / stem}.csv and {stem}.json")
     return 0

@@ -121,3 +121,9 @@ def test_bench_runtimes_times_a_tiny_run_under_each_runtime(ray_session, tmp_pat
         assert row["verdict"] == "ok" or row["verdict"].startswith("breaks")
     assert main(["runtimes", run_id, "runtimes=eager,bogus", f"runs.dir={runs}"]) == 2
     assert "'bogus' is not a runtime" in capsys.readouterr().out
+    # another profile than the run's: timed there, written beside under its name
+    assert main(["runtimes", run_id, "runtimes=eager", "block=3", "hardware=cpu-4t", f"runs.dir={runs}"]) == 0
+    other = json.loads((csv.parent / "runtimes-cpu-4t.json").read_text())
+    assert other["profile"] == "cpu-4t" and {r["runtime"] for r in other["rows"]} == {"eager"}
+    assert main(["runtimes", run_id, "hardware=no-such-profile", f"runs.dir={runs}"]) == 2
+    assert "no-such-profile" in capsys.readouterr().out

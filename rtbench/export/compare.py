@@ -3,7 +3,7 @@
 Each candidate is rebuilt with its trained weights (fold ``fold``; a run that kept none is timed
 with fresh weights, which the row says: latency does not depend on weight values) and timed
 under each runtime by :func:`rtbench.hardware.runtime_compare.time_runtimes` (interleaved,
-round-robin blocks) on the run's own profile and budget settings. A row holds p50/p90 latency
+round-robin blocks) on the run's own profile (or another one given) and budget settings. A row holds p50/p90 latency
 (ms), throughput (frames/s), FLOPs per frame, the achieved GFLOP/s (FLOPs / p50: the whole
 end-to-end query, copies and argmax included), its share of the matmul roofline measured first
 (:func:`rtbench.hardware.runtime_compare.matmul_roofline`) and the task's verdict on p90 and
@@ -17,6 +17,7 @@ from typing import Any
 
 from rtbench.errors import ConfigError
 from rtbench.export.trained import Run, build, input_shape, load_trained
+from rtbench.hardware.profile import HardwareProfile
 
 
 def choose_runtimes(spec: str, device: str, dtype: str, echo: Callable[[str], None]) -> list[str]:
@@ -35,14 +36,24 @@ def choose_runtimes(spec: str, device: str, dtype: str, echo: Callable[[str], No
 
 
 def compare_runtimes(
-    run: Run, candidate: str = "", fold: int = 0, runtimes: str = "", block: int = 10, echo: Callable[[str], None] = print
+    run: Run,
+    candidate: str = "",
+    fold: int = 0,
+    runtimes: str = "",
+    block: int = 10,
+    echo: Callable[[str], None] = print,
+    hardware: HardwareProfile | None = None,
 ) -> dict[str, Any]:
-    """``{"profile": label, "runtimes": [...], "roofline": {...}, "rows": [one per (candidate, runtime)]}`` for ``run``."""
+    """``{"profile": label, "runtimes": [...], "roofline": {...}, "rows": [one per (candidate, runtime)]}`` for ``run``.
+
+    ``hardware``: time on this profile instead of the run's own (``bench runtimes RUN hardware=cuda``:
+    a CPU run's trained networks on a GPU); its device and dtype decide which runtimes can run.
+    """
     from rtbench.hardware.measure import count_flops
     from rtbench.hardware.runtime_compare import matmul_roofline, time_runtimes
     from rtbench.tasks import get_task
 
-    profile, task = run.spec.hardware, get_task(run.spec.task)
+    profile, task = hardware or run.spec.hardware, get_task(run.spec.task)
     chosen = choose_runtimes(runtimes, profile.device, profile.dtype, echo)
     roof = matmul_roofline(profile)
     echo(f"roofline: {roof['gflops']:.1f} GFLOP/s ({roof['method']})")
