@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from rtbench.errors import ConfigError
 from rtbench.hardware.measure import count_flops
 from rtbench.hardware.profile import load_profile
 from rtbench.methods import METHODS, SearchContext
+from rtbench.runner import submit
 from rtbench.spaces import SPACES
 from rtbench.spaces.cells.echonas import EchoNet, EchoOutput
 from rtbench.spaces.cells.qcnet import qc_channels
@@ -154,3 +156,23 @@ def test_search_returns_the_fixed_candidate_whatever_the_seed(tmp_path: Path) ->
     SPACE.validate(eight["genotype"])
     assert METHODS.get("unet-resnet18").space == "unet-resnet18" and METHODS.get("unet-resnet18").description
     assert resolve(["method=unet-resnet18", "method.width=8", "budget=smoke"]).method_config == {"width": 8}
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_smoke_submission_trains_scores_and_times_both_networks(ray_session, tmp_path: Path) -> None:
+    spec = resolve(["task=echo", "method=unet-resnet18", "method.width=8", "budget=smoke", "hardware=local-cpu", f"runs.dir={tmp_path}"])
+    assert spec.dataset == "synthetic-echo"
+    res = submit(spec, echo=lambda s: None)
+    rec = json.loads((res.run_dir / "record.json").read_text())
+    assert rec["status"] == "complete", rec["failures"]
+    (cand,) = rec["candidates"]
+    assert cand["label"] == "U-Net(8)+ResNet18" and cand["complete"]
+    metrics = cand["metrics"]
+    assert 0.0 <= metrics["dice_mean"] <= 1.0 and 0.0 <= metrics["qc_mae"] <= 1.0 and "qc_mae_baseline" in metrics
+    rows = cand["folds"][0]["per_volume"]
+    assert rows and all(0.0 <= r["qc_pred"] <= 1.0 and 0.0 <= r["qc_true"] <= 1.0 for r in rows)
+    meas = cand["measurement"]
+    assert meas["latency"]["p50_ms"] > 0 and meas["throughput"]["fps"] > 0
+    assert meas["flops"] == flops_formula(8, ECHO, SMOKE.image_size)  # both networks, end to end
