@@ -1,7 +1,19 @@
-"""Hand-designed U-Net baseline (MONAI's UNet): searches nothing, returns its one candidate.
+"""Hand-designed cine U-Net baseline (MONAI's ``UNet``): searches nothing, returns its one candidate.
 
-U-Net(8) and U-Net(16) of seed 003 Table II are ``method=unet method.width=8`` and
-``method.width=16``. Depth 5 (four 2x downsamplings), no residual units: the plain 2D U-Net.
+What it is: MONAI ``UNet`` with ``num_res_units=0`` (default), depth 5 and channels
+``width * 2^i`` (:mod:`rtbench.spaces.unet`): one 3x3 convolution per encoder level, of stride 2
+but at the bottom (the first already halves the image), one stride-2 3x3 transposed convolution
+per decoder level on the concatenated skip, instance norm + PReLU; 9 convolutions, none at full
+resolution but the last transposed one. A light, fast U-Net: U-Net(16) is 0.143 GFLOPs at 128 px
+on one channel (``count_flops``).
+
+What it is not: the classic U-Net (Ronneberger et al. 2015: two 3x3 convolutions per level,
+max-pool down, the first level at full resolution), which costs about 11x as much at the same
+width (1.60 GFLOPs for width 16 at 128 px); nor a residual U-Net (``method.res_units`` >= 1 gives
+MONAI's residual units); nor seed 003 Table II's "vanilla U-net(8/16)", which is the classic one:
+Table II's baselines are ``method=unet-resnet18`` (:mod:`rtbench.methods.unetresnet`, MONAI
+``BasicUNet`` + a ResNet18 quality-control network). ``method=unet method.width=16`` is the cine
+board's U-Net(16) reference row.
 """
 
 from __future__ import annotations

@@ -1,7 +1,14 @@
-"""The hand-designed U-Net space: MONAI's ``UNet`` with a chosen initial width.
+"""The hand-designed U-Net space of the cine baseline: MONAI's ``UNet`` with a chosen initial width.
 
 Genotype: ``{"width": int, "depth": int, "res_units": int}``. Channels double at each of ``depth``
-levels from ``width`` (U-Net(8) and U-Net(16) in seed 003, Table II, have width 8 and 16).
+levels from ``width``. With ``res_units=0`` (the ``unet`` method's default) each encoder level is
+one 3x3 convolution of stride 2 (strided-convolution downsampling, no pooling; the first level
+already at half resolution; the bottom level's is stride 1) and each decoder level one 3x3
+transposed convolution of stride 2 on the concatenated skip, each followed by instance norm,
+dropout 0 and PReLU except the last (logits).
+``res_units`` >= 1 turns every level into MONAI residual units. This is not the classic
+two-convolutions-per-level U-Net; that one is the ``unet-resnet18`` space's segmentation network
+(:mod:`rtbench.spaces.unetresnet`, MONAI ``BasicUNet``).
 """
 
 from __future__ import annotations
