@@ -13,7 +13,7 @@ runs_dir=$1
 out=$2
 shift 2
 mkdir -p "$out"
-bench() { python3 -c "import sys; from rtbench.cli import main; sys.exit(main(sys.argv[1:]))" "$@"; }
+BENCH=(python3 -c "import sys; from rtbench.cli import main; sys.exit(main(sys.argv[1:]))")
 export PYTHONUNBUFFERED=1
 
 {
@@ -24,12 +24,12 @@ export PYTHONUNBUFFERED=1
 
 for run in "$@"; do
   echo "=== runtimes $run $(date -u +%T)"
-  timeout 170 bench runtimes "$run" hardware=cuda "runs.dir=$runs_dir" 2>&1 | tee "$out/runtimes-$run.log"
+  timeout 170 "${BENCH[@]}" runtimes "$run" hardware=cuda "runs.dir=$runs_dir" 2>&1 | tee "$out/runtimes-$run.log"
   cp "$runs_dir"/*/"$run"/runtimes/runtimes-cuda.json "$out/runtimes-cuda-$run.json" 2>/dev/null
 done
 
 echo "=== profile + latency-check $(date -u +%T)"
-timeout 60 bench profile hardware=cuda space=msnas budget=quick 2>&1 | tail -5 | tee "$out/profile.log"
-timeout 150 bench latency-check hardware=cuda space=msnas budget=quick n=30 calibration_n=10 2>&1 | tee "$out/latency-check.log"
+timeout 60 "${BENCH[@]}" profile hardware=cuda space=msnas budget=quick 2>&1 | tail -5 | tee "$out/profile.log"
+timeout 150 "${BENCH[@]}" latency-check hardware=cuda space=msnas budget=quick n=30 calibration_n=10 2>&1 | tee "$out/latency-check.log"
 cp ~/.cache/rtbench/lut/msnas_128px_cuda_*.calibration.json "$out/" 2>/dev/null
 echo "=== done $(date -u +%T)"
