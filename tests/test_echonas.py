@@ -50,8 +50,9 @@ def no_latency(space: Any, options: Any) -> Any:
     raise AssertionError("echonas asked for the latency model")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def one_thread():
+    """One torch thread for the whole module, its module-scoped searches included (two threads on a busy 2-core box spin for minutes)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -17,6 +17,15 @@ Eq. 3 (003 §III-D)::
   adds about 0.05 to a loss whose ``L_CE`` starts near ``ln 2 = 0.69`` for two classes, so ms is the
   unit in which the printed weight is neither negligible (seconds: 5e-5) nor dominant
   (microseconds: 50). We keep 0.001 on table ms.
+
+  What moves the alphas is the gradient, and there the term is weak at small images. On the
+  untrained default supernet at 32 px (budget=smoke) with the measured local-cpu table (2-core
+  box shared with background runs; ``LAT`` 7.6-25.5 table ms over one-hot architectures, 14.8 at
+  uniform weights), the gradient norm on all alphas of ``0.001 * LAT`` was 1.2e-4 at tau = 5
+  (5.2e-4 at tau = 1), against 2.4e-2 / 9.2e-2 for ``L_CE`` and 0.27 / 0.28 for ``L_MSE`` (seeds
+  0 / 1, one batch of 8 frames): 200-800 times weaker than ``L_CE``. Compute-bound ops cost about
+  (256 / 32)^2 = 64 times more at 003's 256 px, so the pull grows with the image; below that,
+  ``method.latency_weight`` is the knob (``docs/methods/echonas.md``).
 * ``lambda_2 = 0`` drops the term and the table altogether (the paper's "w/o hardware-aware" row).
 """
 

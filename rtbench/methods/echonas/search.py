@@ -8,6 +8,8 @@ of the search pool's patients, disjoint: ``seg_train`` (D_seg_train) and ``seg_e
   current segmentation's predictions on those frames (``objective.qc_target``, detached), the
   segmentation frozen (its forward under ``no_grad``, its weights not stepped). The QC network thus
   never learns from predictions on frames the segmentation trained on, which would be optimistic.
+  A D_seg_eval batch of one frame (the loader's last) is skipped: the QC's BatchNorm after global
+  pooling cannot train on it (the harness's QC training skips it too).
 * Architecture parameters (both networks' alphas) step on D_seg_eval with the whole of eq. 3,
   ``L_CE + lambda_1 * L_MSE + lambda_2 * LAT``: held-out data for the segmentation's alphas, as
   DARTS's architecture step, and the only half where the QC target is representative of unseen
