@@ -122,7 +122,7 @@ def test_the_search_loss_is_ce_plus_weighted_mse_plus_weighted_latency(volumes: 
     assert terms.mse.item() == pytest.approx(mse.item(), rel=1e-5)
     assert terms.lat_ms.item() == pytest.approx(lat.item(), rel=1e-5) and lat.item() > 1.0
     assert terms.total.item() == pytest.approx(ce.item() + 2.0 * mse.item() + 0.5 * lat.item(), rel=1e-5)
-    # the latency term reaches the alphas: its gradient is what separates these two totals' gradients
+    # without a table the term is 0, and only lambda_2 = 0 may go without one
     assert eq3(terms.ce, terms.mse, None, 1.0, 0.0).lat_ms.item() == 0.0
     with pytest.raises(ValueError, match="needs LAT"):
         eq3(terms.ce, terms.mse, None, 1.0, 0.001)
