@@ -26,10 +26,10 @@ from rtbench.methods.echonas.objective import eq3, qc_target
 from rtbench.methods.echonas.search import EchoSearch, SearchSettings
 from rtbench.runner import submit
 from rtbench.spaces import SPACES
+from rtbench.spaces.cells.dice import frame_dice
 from rtbench.spaces.cells.echonas import EchoNASSpace
 from rtbench.spaces.cells.latency import ExpectedLatency
 from rtbench.tasks import get_task
-from rtbench.train.quality import frame_dice
 
 ECHO = get_task("echo")
 SMOKE = get_budget("smoke")

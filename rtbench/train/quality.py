@@ -22,7 +22,8 @@ segmentation. The harness trains and scores it in this order (:func:`rtbench.tri
    ``qc_auroc`` is the area under the ROC of ``1 - qc_pred`` as a detector of failed
    segmentations, ``qc_true < FAILURE_DICE`` (MONAI's ``compute_roc_auc``).
 
-The per-frame true Dice (:func:`frame_dice`) is the mean over foreground classes of MONAI's Dice
+The per-frame true Dice (:func:`rtbench.spaces.cells.dice.frame_dice`, part of the framework's
+definition so that a method searching QC networks uses the same one) is the mean over foreground classes of MONAI's Dice
 of the argmax mask, with an empty reference and an empty prediction counting as 1 (a frame
 correctly left empty is a success for the QC to recognise).
 
@@ -42,11 +43,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from monai.metrics import compute_dice, compute_roc_auc
-from monai.networks.utils import one_hot
+from monai.metrics import compute_roc_auc
 from torch import nn
 
 from rtbench.datasets.echo_channels import as_channels
+from rtbench.spaces.cells.dice import frame_dice
 from rtbench.spaces.cells.echonas import EchoNet
 from rtbench.train.data import slice_loader
 from rtbench.train.recipe import TrainingDiverged, seed_everything
@@ -64,19 +65,6 @@ FAILURE_DICE = 0.7
 def is_two_output(model: nn.Module) -> bool:
     """True for a segmentation + QC network (an :class:`EchoNet`), trained by this module's recipe."""
     return isinstance(model, EchoNet)
-
-
-def frame_dice(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """True Dice per frame of the argmax mask of ``logits`` (B, K, H, W) against ``label`` (B, 1, H, W): (B,) float32.
-
-    Mean over the K - 1 foreground classes of MONAI's ``compute_dice`` (``ignore_empty=False``: an
-    empty reference with an empty prediction is 1, with a non-empty one 0).
-    """
-    k = logits.shape[1]
-    pred = one_hot(logits.argmax(dim=1, keepdim=True), num_classes=k)
-    ref = one_hot(label.long(), num_classes=k)
-    dice = compute_dice(pred, ref, include_background=False, ignore_empty=False)
-    return dice.float().mean(dim=1)
 
 
 def train_quality_control(

@@ -67,7 +67,7 @@ from rtbench.spaces.cells.echonas import EchoNASSpace, EchoSupernet
 from rtbench.spaces.cells.latency import ExpectedLatency
 
 if TYPE_CHECKING:
-    from rtbench.hardware.latency_model import LatencyModel
+    from rtbench.methods.context import LatencyModel  # the door re-exports the type (no harness import)
 
 
 @register("echonas")

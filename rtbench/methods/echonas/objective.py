@@ -37,7 +37,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from rtbench.train.quality import frame_dice
+from rtbench.spaces.cells.dice import frame_dice
 
 TAU_START = 5.0
 """Gumbel-softmax temperature of the first architecture epoch: FBNet's initial temperature (Wu et al., CVPR 2019, §4.1)."""
@@ -54,7 +54,7 @@ def gumbel_temperature(arch_epoch: int, start: float = TAU_START, decay: float =
 def qc_target(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     """The QC network's regression target: the true Dice of each frame's predicted mask (003 §III-A), detached.
 
-    The harness's own per-frame Dice (:func:`rtbench.train.quality.frame_dice`: the argmax mask of
+    The harness's own per-frame Dice (:func:`rtbench.spaces.cells.dice.frame_dice`: the argmax mask of
     ``logits`` against ``label``, mean over the foreground classes, an empty reference predicted
     empty counting as 1), so the search regresses the quantity the harness trains and scores the
     QC network on. Computed from ``logits.detach()`` without gradients: a label, not a path.
