@@ -15,7 +15,7 @@ from rtbench.records import aggregate_folds
 from rtbench.spaces import SPACES
 from rtbench.tasks import get_task
 from rtbench.train import quality
-from rtbench.train.quality import frame_dice, quality_summary
+from rtbench.train.quality import frame_dice, quality_summary, start_at_constant
 
 ECHO_TINY = ["task=echo", "budget=smoke", "dataset.patients=4", "dataset.frames=3"]
 
@@ -138,3 +138,16 @@ def test_the_qc_target_is_the_true_dice_of_the_frozen_segmentation(echo_candidat
             truth = real_dice(real_seg(x), y)
             assert torch.allclose(target, truth), (target, truth)
             assert not target.requires_grad
+
+
+@pytest.mark.parametrize("space", ["echonas", "unet-resnet18"])
+def test_qc_training_starts_from_the_constant_predictor(space: str, echo_candidate: dict[str, Any]) -> None:
+    task = get_task("echo")
+    genotype = echo_candidate["genotype"] if space == "echonas" else {"width": 4}
+    torch.manual_seed(0)
+    net = SPACES.create(space).build(genotype, task, 32).eval()
+    x = torch.randn(3, 3, 32, 32)
+    start_at_constant(net.qc, 0.83)
+    with torch.no_grad():
+        out = net(x).dice.reshape(-1)
+    assert torch.allclose(out, torch.full_like(out, 0.83), atol=1e-5), out

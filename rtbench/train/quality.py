@@ -27,7 +27,9 @@ definition so that a method searching QC networks uses the same one) is the mean
 of the argmax mask, with an empty reference and an empty prediction counting as 1 (a frame
 correctly left empty is a success for the QC to recognise).
 
-Optimisation of the QC part (our choice; 003 gives none for the separate stage): Adam at
+Optimisation of the QC part (our choice; 003 gives none for the separate stage): the QC starts
+from the constant predictor (:func:`start_at_constant`: last linear layer zeroed, its bias at the
+logit of D_seg_eval's mean true Dice), then Adam at
 ``budget.lr``, cosine to 0 over ``budget.epochs`` epochs stepped per batch, the recipe's
 augmentation: the same recipe as the segmentation, so only the loss differs. A last batch of a
 single frame is skipped (a QC network's BatchNorm on globally pooled features cannot train on one
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
     from rtbench.budgets import Budget
     from rtbench.datasets.base import Volume
 
-__all__ = ["FAILURE_DICE", "frame_dice", "is_two_output", "quality_summary", "score_quality", "train_quality_control"]
+__all__ = ["FAILURE_DICE", "frame_dice", "is_two_output", "quality_summary", "score_quality", "start_at_constant", "train_quality_control"]
 
 FAILURE_DICE = 0.7
 """A segmentation whose true Dice is below this is a failure the QC should flag (``qc_auroc``)."""
@@ -89,6 +91,7 @@ def train_quality_control(
     model.seg.eval().requires_grad_(False)
     eval_dice = _true_dice(model.seg, volumes, device, channels, budget.batch_size)
     seed_everything(seed)
+    start_at_constant(model.qc, float(eval_dice.mean()))
     loader = slice_loader(volumes, budget.batch_size, shuffle=True, augment=True, seed=seed, channels=channels)
     qc_params = [*model.qc_input.parameters(), *model.qc.parameters()]
     optimizer = torch.optim.Adam(qc_params, lr=budget.lr)
@@ -135,6 +138,24 @@ def train_quality_control(
         "eval_dice_mean": float(eval_dice.mean()),
         "eval_patients": len({v.patient for v in volumes}),
     }
+
+
+def start_at_constant(qc: nn.Module, mean_dice: float) -> None:
+    """Zero the QC's last linear layer and set its bias to ``logit(mean_dice)``: training starts from the constant predictor.
+
+    The QC's Dice head ends in a linear layer and a sigmoid (``dice_head``; ``unet-resnet18``'s
+    ``fc``). Started there, the QC's first prediction is D_seg_eval's mean true Dice for every
+    frame, and training moves away from it only as far as the image, mask and uncertainty explain
+    the spread of true Dice around that mean.
+    """
+    last = [m for m in qc.modules() if isinstance(m, nn.Linear)]
+    if not last:
+        return
+    p = min(max(mean_dice, 1e-3), 1 - 1e-3)
+    with torch.no_grad():
+        last[-1].weight.zero_()
+        if last[-1].bias is not None:
+            last[-1].bias.fill_(float(np.log(p / (1 - p))))
 
 
 def _true_dice(seg: nn.Module, volumes: Sequence[Volume], device: torch.device, channels: int, batch_size: int) -> np.ndarray:
