@@ -44,6 +44,7 @@ from rtbench.hardware.profile import HardwareProfile, load_profile, validate_pro
 from rtbench.methods import METHODS
 from rtbench.registry import provenance
 from rtbench.runfolder import RunFolder
+from rtbench.spaces import SPACES
 from rtbench.tasks import get_task
 
 TOP_KEYS = ("method", "dataset", "hardware", "budget", "task", "seed", "device")
@@ -282,12 +283,20 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     owner = f"method '{top['method']}'"
     method_cfg = _merge_dataclass(_default_config(method_cls.Config, "method", owner), grouped["method"], "method", owner)
 
+    space_tasks = SPACES.get(method_cls.space).tasks if method_cls.space in SPACES.names() else ()
+    if space_tasks and "task" not in raw and "dataset" not in raw:  # method=echonas alone: its task
+        raw["task"] = top["task"] = space_tasks[0]
     if "task" in raw and "dataset" not in raw:  # task=NAME alone: the task's embedded dataset
         top["dataset"] = get_task(raw["task"]).default_dataset
     dataset_cls = DATASETS.get(top["dataset"])
     task = get_task(top.get("task") or dataset_cls.task)
     if "task" in raw and task.name != dataset_cls.task:
         raise ConfigError(f"task='{task.name}' does not match dataset '{top['dataset']}', which is a '{dataset_cls.task}' dataset")
+    if space_tasks and task.name not in space_tasks:
+        raise ConfigError(
+            f"method '{top['method']}' builds '{method_cls.space}' networks, which are for task {' or '.join(space_tasks)}; "
+            f"got task={task.name} (dataset={top['dataset']}): add task={space_tasks[0]} or a dataset of that task"
+        )
     if task.not_trainable:
         raise ConfigError(f"task={task.name} (dataset={top['dataset']}) cannot be submitted yet: {task.not_trainable}")
     owner = f"dataset '{top['dataset']}'"

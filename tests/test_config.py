@@ -87,3 +87,13 @@ def test_fixing_a_data_file_gives_a_new_run_id_moving_the_data_does_not(tmp_path
 def test_a_string_option_is_taken_as_typed(value):
     spec = resolve(["method=plugin_method:TinyUNet", f"method.widths={value}"])
     assert spec.method_config["widths"] == value
+
+
+@pytest.mark.parametrize("method", ["echonas", "unet-resnet18"])
+def test_a_method_of_an_echo_space_is_on_the_echo_task_and_refuses_others(method: str) -> None:
+    spec = resolve([f"method={method}", "budget=smoke"])
+    assert (spec.task, spec.dataset) == ("echo", "synthetic-echo")
+    for args in (["task=cine"], ["dataset=synthetic-cine"]):
+        with pytest.raises(ConfigError, match=rf"method '{method}' builds .* for task echo; got task=cine .*add task=echo"):
+            resolve([f"method={method}", *args])
+    assert resolve(["method=rtdnas"]).task == "cine"  # a space without tasks keeps the cine default

@@ -58,6 +58,10 @@ class Space(ABC):
     """A family of architectures addressed by genotypes."""
 
     name: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ()
+    """Tasks whose networks this space builds (``()``: any). A method of a space with tasks picks the
+    first when the command names no task or dataset (``bench submit method=echonas`` is on
+    ``task=echo``), and any other task is refused naming the one to give."""
 
     @abstractmethod
     def build(self, genotype: dict[str, Any], task: Task, image_size: int) -> nn.Module:

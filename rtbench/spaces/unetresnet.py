@@ -112,6 +112,8 @@ def flops_formula(width: int, task: Task, image_size: int) -> int:
 class UNetResNet18Space(Space):
     """Vanilla U-Net(``width``) segmentation + ResNet18 QC regressor, as one :class:`EchoNet`."""
 
+    tasks = ("echo",)
+
     def validate(self, genotype: dict[str, Any]) -> None:
         """ConfigError naming the bad gene: exactly ``width``, an integer >= 2."""
         if not isinstance(genotype, dict):

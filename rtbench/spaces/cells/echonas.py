@@ -99,6 +99,8 @@ def _prefixed(graph: Sequence[OpNode], prefix: str, root_inputs: tuple[str, ...]
 class EchoNASSpace(Space):
     """``nasunet`` segmentation + ``qcnet`` quality control: input (B, C_img, H, W) -> :class:`EchoOutput`."""
 
+    tasks = ("echo",)
+
     def __init__(self) -> None:
         self.seg = NasUnetSpace()
         self.qc = QCNetSpace()
