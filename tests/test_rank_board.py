@@ -30,3 +30,19 @@ def test_feasible_rank_above_infeasible_and_incomplete_rows_come_last() -> None:
 def test_a_board_with_no_feasible_row_ranks_nothing_but_keeps_the_rows() -> None:
     ranked = rank_board(pd.DataFrame([_row("a", 0.9, True, False), _row("b", 0.8, True, False)]))
     assert list(ranked["candidate"]) == ["a", "b"] and set(ranked["rank"]) == {"-"}
+
+
+def test_an_echo_board_shows_the_qc_mae_and_a_cine_board_does_not() -> None:
+    from rtbench.leaderboard.table import candidate_row, render_board
+
+    def record(task: str, classes: tuple[str, ...]) -> tuple[dict, dict]:
+        metrics = {f"dice_{c}": 0.8 for c in classes} | {"dice_mean": 0.8, "hd95_mean": 2.0, "qc_mae": 0.027, "qc_mae_std": 0.004}
+        cand = {"label": "x", "complete": True, "metrics": metrics, "measurement": None, "constraints": None}
+        return {"board": f"{task}/d/local-cpu/quick", "run_id": "r", "config": {"task": task, "method": "m", "seed": 0}}, cand
+
+    rec, cand = record("echo", ("MYO",))
+    header, shown = render_board(rec["board"], rank_board(pd.DataFrame([candidate_row(rec, cand)])))
+    assert list(shown["QC MAE"]) == ["0.027±0.004"] and "segmentation + quality control" in header
+    rec, cand = record("cine", ("RV", "MYO", "LV"))
+    _, shown = render_board(rec["board"], rank_board(pd.DataFrame([candidate_row(rec, cand)])))
+    assert "QC MAE" not in shown.columns
