@@ -184,7 +184,7 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     two_output = is_two_output(model)
     try:
         if two_output:
-            stats = _train_two_output(model, train_v, spec, seed, device, report)
+            stats = _train_two_output(model, train_v, spec, seed, device, task.in_channels, report)
         else:
             stats = train_model(model, train_v, spec.budget, seed, device, lambda m: report(**m), frames, task.in_channels)
     except TrainingDiverged as err:
@@ -210,7 +210,7 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
 
 
 def _train_two_output(
-    model: torch.nn.Module, train_v: list[Volume], spec: RunSpec, seed: int, device: torch.device, report: Report
+    model: torch.nn.Module, train_v: list[Volume], spec: RunSpec, seed: int, device: torch.device, channels: int, report: Report
 ) -> dict[str, Any]:
     """Seed 003 §IV-A (:mod:`rtbench.train.quality`): ``seg`` on half of D_train, then QC on the other half."""
     from rtbench.train.data import split_patients
@@ -220,7 +220,6 @@ def _train_two_output(
     seg_v, eval_v = split_patients(train_v, 0.5, seed)
     if not eval_v:
         raise RTBenchError(f"a segmentation + quality-control candidate needs >= 2 training patients per fold, got {len(train_v)} volumes")
-    channels = get_task(spec.task).in_channels
     stats = train_model(model.seg, seg_v, spec.budget, seed, device, lambda m: report(stage="seg", **m), 1, channels)
     stats["quality"] = train_quality_control(model, eval_v, spec.budget, seed, device, channels, lambda m: report(**m))
     stats["seg_patients"] = len({v.patient for v in seg_v})
