@@ -9,6 +9,8 @@
                        holds nothing else, so the spec is not next door to the method)
     tune/              Ray Tune's experiment folders
     reproduce/         tables a ``bench reproduce`` wrote from this run
+    train/checkpoints/<key>-f<fold>.pt  a training trial's per-epoch state while it trains
+                       (``rtbench.train.resume``; deleted once the trial finished)
     weights/<key>-f<fold>.pt  the trained weights (state_dict) of each (candidate, fold), written by its
                        training trial (runs trained before weights were kept have none: ``bench export``
                        says so and how to re-train)
@@ -73,6 +75,10 @@ class RunFolder:
     @property
     def reproduce(self) -> Path:
         return self.root / "reproduce"
+
+    def train_checkpoint(self, key: str, fold: int) -> Path:
+        """The per-epoch training state of candidate ``key`` on fold ``fold`` (``rtbench.train.resume``)."""
+        return self.root / "train" / "checkpoints" / f"{key}-f{fold}.pt"
 
     def weights(self, key: str, fold: int) -> Path:
         """The trained weights of candidate ``key`` on fold ``fold`` (a torch ``state_dict``)."""

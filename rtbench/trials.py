@@ -182,11 +182,15 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
     seed_everything(seed)
     model = space.build(cand_d["genotype"], task, spec.budget.image_size).to(device)
     two_output = is_two_output(model)
+    # spec dicts written before weights were kept lack run_dir: no checkpoint then
+    checkpoint = RunFolder(Path(spec_d["run_dir"])).train_checkpoint(cand_d["key"], fold) if spec_d.get("run_dir") else None
+    if checkpoint is not None and checkpoint.exists():
+        report(message=f"resuming the training from {checkpoint}")
     try:
         if two_output:
-            stats = _train_two_output(model, train_v, spec, seed, device, task.in_channels, report)
+            stats = _train_two_output(model, train_v, spec, seed, device, task.in_channels, report, checkpoint)
         else:
-            stats = train_model(model, train_v, spec.budget, seed, device, lambda m: report(**m), frames, task.in_channels)
+            stats = train_model(model, train_v, spec.budget, seed, device, lambda m: report(**m), frames, task.in_channels, checkpoint)
     except TrainingDiverged as err:
         raise TrainingDiverged(f"candidate {cand_d.get('label', '?')} ({cand_d.get('key', '?')}), fold {fold}: {err}") from err
     if spec_d.get("run_dir"):  # spec dicts written before weights were kept lack it
@@ -206,13 +210,25 @@ def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report:
         for row, qc in zip(rows, score_quality(model, test_v, device, task.in_channels, stats["quality"]["eval_dice_mean"]), strict=True):
             row.update(qc)
         payload["quality"] = quality_summary(rows)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)  # the weights are kept; the unit file is written next
     return payload
 
 
 def _train_two_output(
-    model: torch.nn.Module, train_v: list[Volume], spec: RunSpec, seed: int, device: torch.device, channels: int, report: Report
+    model: torch.nn.Module,
+    train_v: list[Volume],
+    spec: RunSpec,
+    seed: int,
+    device: torch.device,
+    channels: int,
+    report: Report,
+    checkpoint: Path | None,
 ) -> dict[str, Any]:
-    """Seed 003 §IV-A (:mod:`rtbench.train.quality`): ``seg`` on half of D_train, then QC on the other half."""
+    """Seed 003 §IV-A (:mod:`rtbench.train.quality`): ``seg`` on half of D_train, then QC on the other half.
+
+    ``checkpoint`` holds the segmentation network's per-epoch state (the QC's shorter training is
+    not checkpointed: an interruption during it re-trains the QC alone, from the resumed ``seg``)."""
     from rtbench.train.data import split_patients
     from rtbench.train.quality import train_quality_control
     from rtbench.train.recipe import train_model
@@ -220,7 +236,7 @@ def _train_two_output(
     seg_v, eval_v = split_patients(train_v, 0.5, seed)
     if not eval_v:
         raise RTBenchError(f"a segmentation + quality-control candidate needs >= 2 training patients per fold, got {len(train_v)} volumes")
-    stats = train_model(model.seg, seg_v, spec.budget, seed, device, lambda m: report(stage="seg", **m), 1, channels)
+    stats = train_model(model.seg, seg_v, spec.budget, seed, device, lambda m: report(stage="seg", **m), 1, channels, checkpoint)
     stats["quality"] = train_quality_control(model, eval_v, spec.budget, seed, device, channels, lambda m: report(**m))
     stats["seg_patients"] = len({v.patient for v in seg_v})
     stats["train_seconds"] += stats["quality"]["train_seconds"]

@@ -35,6 +35,7 @@ def test_training_keeps_the_weights_of_each_candidate_and_fold(tiny_run):
     (cand,) = run.candidates()
     path = run.folder.weights(cand["key"], 0)
     assert path.is_file()
+    assert not run.folder.train_checkpoint(cand["key"], 0).exists()  # the per-epoch state goes once the trial finished
     model = load_trained(run, cand, 0)
     state = torch.load(path, weights_only=True)
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())

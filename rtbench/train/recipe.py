@@ -31,12 +31,17 @@ Determinism: :func:`seed_everything` seeds Python, NumPy and torch through
 weights and losses. ``torch.use_deterministic_algorithms`` is *not* switched on: it is a
 process-wide switch that makes some CUDA kernels raise, and CPU training is deterministic without
 it; on a GPU, results may differ in the last bits between runs.
+
+Resume: given a ``checkpoint`` path, :func:`train_model` writes the training's state there after
+every epoch and, when the file exists, continues after the epoch it records
+(``rtbench.train.resume``); the resumed training equals the uninterrupted one bit for bit on a CPU.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -46,6 +51,7 @@ from torch import nn
 
 from rtbench.errors import RTBenchError
 from rtbench.train.data import slice_loader
+from rtbench.train.resume import TrainingState
 
 if TYPE_CHECKING:
     from rtbench.budgets import Budget
@@ -75,6 +81,7 @@ def train_model(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     frames: int = 1,
     channels: int = 1,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` (freshly built, untrained) on the slices of ``volumes`` with the shared recipe.
 
@@ -91,10 +98,13 @@ def train_model(
         frames: the network's temporal window; > 1 feeds each slice's causal window of that many
             frames (``rtbench.train.data.SliceDataset``).
         channels: the task's input channels (``Task.in_channels``; the echo task's 3).
+        checkpoint: where to keep the per-epoch state (``rtbench.train.resume``); an existing file
+            there is resumed from. ``None``: no checkpoint.
 
     Returns:
-        ``{"epochs", "final_loss" (mean loss of the last epoch), "train_seconds", "slices" (training
-        slices per epoch), "losses" (mean loss per epoch)}``.
+        ``{"epochs", "final_loss" (mean loss of the last epoch), "train_seconds" (all epochs', also
+        those before a resume), "slices" (training slices per epoch), "losses" (mean loss per epoch),
+        "resumed_after" (epochs restored from the checkpoint; 0 when none)}``.
 
     Raises:
         TrainingDiverged: a step's loss was NaN or infinite (see the module docstring).
@@ -109,9 +119,15 @@ def train_model(
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
 
-    losses: list[float] = []
-    start = time.perf_counter()
-    for epoch in range(1, budget.epochs + 1):
+    state = None
+    done, losses, before = 0, [], 0.0
+    if checkpoint is not None:
+        slices = len(loader.dataset)
+        signature = {"epochs": budget.epochs, "batch_size": budget.batch_size, "lr": budget.lr, "slices": slices, "seed": int(seed)}
+        state = TrainingState(Path(checkpoint), signature)
+        done, losses, before = state.load(model, optimizer, scheduler, loader)
+    start = time.perf_counter() - before
+    for epoch in range(done + 1, budget.epochs + 1):
         t0 = time.perf_counter()
         total = torch.zeros((), device=device)
         step_losses: list[torch.Tensor] = []
@@ -129,6 +145,8 @@ def train_model(
         _check_finite(torch.stack(step_losses), epoch, budget.epochs, budget.lr)
         mean_loss = float(total) / len(loader.dataset)  # one host sync per epoch
         losses.append(mean_loss)
+        if state is not None:
+            state.save(epoch, model, optimizer, scheduler, loader, losses, time.perf_counter() - start)
         if on_epoch is not None:
             on_epoch({"epoch": epoch, "epochs": budget.epochs, "loss": mean_loss, "lr": lr, "seconds": time.perf_counter() - t0})
     return {
@@ -137,6 +155,7 @@ def train_model(
         "train_seconds": time.perf_counter() - start,
         "slices": len(loader.dataset),
         "losses": losses,
+        "resumed_after": done,
     }
 
 
