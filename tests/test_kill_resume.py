@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,8 +92,18 @@ def _wait_for(log: Path, needle: str, proc: subprocess.Popen, timeout_s: float =
     return False
 
 
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen]]:
+    """Submissions a test started; any still running at its end (a failed wait) is killed with its Ray."""
+    procs: list[subprocess.Popen] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            _kill_group(proc)
+
+
 @pytest.mark.slow
-def test_kill_9_at_random_points_then_resume_reruns_no_finished_unit(tmp_path):
+def test_kill_9_at_random_points_then_resume_reruns_no_finished_unit(tmp_path, started):
     args = [*RTDNAS, f"runs.dir={tmp_path / 'runs'}"]
     run_dir = resolve(args).folder.root
     rng = random.Random(SEED)
@@ -103,6 +114,7 @@ def test_kill_9_at_random_points_then_resume_reruns_no_finished_unit(tmp_path):
         t0 = time.monotonic()
         log = tmp_path / f"attempt{attempt}.log"
         proc = _start(args, tmp_path, log)
+        started.append(proc)
         if attempt == 0:  # meanwhile, a second `bench submit` of the same run is refused: the lock
             assert _wait_for(log, "folder:", proc), log.read_text()
             second = subprocess.run([BENCH, "submit", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
