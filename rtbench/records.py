@@ -99,6 +99,17 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
 
 
+def _measurement_of(payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A measure unit's payload for the candidate's record: its figures, plus how busy the machine was
+    when it was timed (``busy_cores_before``: cores other processes kept busy in the second before;
+    ``load_avg_1m``), the rest of its environment going to the record's ``environment``."""
+    if not payload:
+        return None
+    env = payload.get("environment", {})
+    figures = {k: v for k, v in payload.items() if k != "environment"}
+    return figures | {"busy_cores_before": env.get("busy_cores_before"), "load_avg_1m": env.get("load_avg_1m")}
+
+
 def aggregate_folds(folds: list[dict[str, Any]], classes: tuple[str, ...]) -> dict[str, float]:
     """Mean +- std of each metric: across folds when there are several, across volumes otherwise.
 
@@ -183,7 +194,7 @@ def assemble(
             "folds": [{"fold": f["fold"], "summary": f["summary"], "train": f["train"], "per_volume": f["per_volume"]} for f in folds],
             "metrics": aggregate_folds(folds, task.classes) if folds else {},
             "train_seconds": float(sum(t.get("train_seconds", 0.0) for t in fold_train)),
-            "measurement": {k: v for k, v in (measurement or {}).items() if k != "environment"} or None,
+            "measurement": _measurement_of(measurement),
         }
         if measurement:
             metrics = {

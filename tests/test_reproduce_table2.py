@@ -33,6 +33,7 @@ def cand(label: str, dice: float, lt: float, tp: float, flops_g: float = 1.0, co
             "throughput": {"fps": tp, "duration_s": 2.5},
             "params": int(flops_g * 1e6),
             "flops": int(flops_g * 1e9),
+            "busy_cores_before": 0.2,
         }
         if complete
         else None,
@@ -104,7 +105,7 @@ def test_registered_and_the_rows_are_a_data_table() -> None:
 def test_layout_measured_row_above_the_reported_row() -> None:
     figures = table(paper_like())
     shown = display_table(figures)
-    assert list(shown.columns[:11]) == [
+    assert list(shown.columns[:12]) == [
         "Methods",
         "RV",
         "MYO",
@@ -115,9 +116,12 @@ def test_layout_measured_row_above_the_reported_row() -> None:
         "LT p50 (ms)",
         "FLOPs (G)",
         "params (M)",
+        "busy cores",
         "verdict",
     ]
     assert list(figures["source"]) == ["measured", "reported"] * 7 + ["measured"]  # the auto entry has no paper row
+    # how busy the machine was when a row was timed: from the record's measurement; a paper row has none
+    assert list(shown["busy cores"][:2]) == ["0.2", "-"]
     pairs = list(zip(figures["Methods"][0:14:2], figures["Methods"][1:14:2]))
     assert all(a == b for a, b in pairs) and pairs[2] == ("HW-Aware NAS", "HW-Aware NAS")
     assert figures["Methods"].iloc[-1] == "RT-DNAS (auto: N_l = 8)"  # "GA N_l=8 = GA N_l=8 (auto)" is both rows

@@ -35,6 +35,11 @@ def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
     assert 0 < lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"]
     assert cand["measurement"]["throughput"]["fps"] > 0
     assert cand["measurement"]["params"] > 0 and cand["measurement"]["flops"] > 0
+    # how busy the machine was when this candidate was timed travels with its figures
+    (unit,) = (res.run_dir / "units").glob("measure-*.json")
+    env = json.loads(unit.read_text())["payload"]["environment"]
+    assert cand["measurement"]["busy_cores_before"] == env["busy_cores_before"] is not None
+    assert cand["measurement"]["load_avg_1m"] == env["load_avg_1m"]
     assert set(cand["constraints"]["broken"]) <= {"latency", "throughput"}
     assert rec["environment"]["torch"] and rec["environment"]["cpu"]
     assert cand["folds"][0]["per_volume"], "per-volume rows are recorded"

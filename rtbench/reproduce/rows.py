@@ -4,8 +4,10 @@ Shared by every reproduction. A measured row holds the candidate's Dice per clas
 the record's native-grid scores), ``LT_ms`` (our p90 single-stream batch-1 latency: the statistic
 the constraint check uses), ``LT_p50_ms``, ``TP_fps`` (sustained frames/s at the profile's stream
 batch size), FLOPs in G and parameters in M (as the harness measured them), the method's
-predicted latency, the constraint verdict (``ok``, ``breaks latency,throughput``, ``incomplete``)
-and the hardware it was timed on. A reported row's verdict is the task's constraints applied to
+predicted latency, the constraint verdict (``ok``, ``breaks latency,throughput``, ``incomplete``),
+the hardware it was timed on and ``busy_cores``, how many cores other processes kept busy in the
+second before it was timed (a CPU timing taken on a busy machine is inflated; None for records
+written before it was kept, and for a GPU). A reported row's verdict is the task's constraints applied to
 the paper's LT and TP.
 """
 
@@ -55,6 +57,7 @@ def measured_row(record: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]
         flops_G=meas["flops"] / 1e9 if meas.get("flops") is not None else None,
         params_M=meas["params"] / 1e6 if meas.get("params") is not None else None,
         predicted_LT_ms=cand.get("predicted", {}).get("latency_ms"),
+        busy_cores=meas.get("busy_cores_before"),
         constraints=verdict_of(cons["broken"] if cons else None, bool(cand.get("complete"))),
         broken=",".join(cons["broken"]) if cons else "",
         hardware=hardware_label(record),

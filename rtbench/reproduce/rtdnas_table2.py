@@ -105,6 +105,7 @@ FIGURES = [
     "flops_G",
     "params_M",
     "predicted_LT_ms",
+    "busy_cores",
     "constraints",
     "broken",
     "source",
@@ -185,6 +186,7 @@ def display_table(figures: pd.DataFrame) -> pd.DataFrame:
     out["LT p50 (ms)"] = [fmt_num(v, ".1f") for v in figures["LT_p50_ms"]]
     out["FLOPs (G)"] = [_small(v) for v in figures["flops_G"]]
     out["params (M)"] = [_small(v) for v in figures["params_M"]]
+    out["busy cores"] = [fmt_num(v, ".1f") for v in figures["busy_cores"]]
     out["verdict"] = figures["constraints"]
     for col in ("source", "hardware", "note"):
         out[col] = figures[col].fillna("")
@@ -198,8 +200,10 @@ def header_lines(task_name: str, stream_batch: int, board: str) -> list[str]:
         f"Board `{board}`. Constraints: {checks} (✗: broken). LT: our p90 single-stream batch-1 end-to-end latency, the "
         "statistic the constraint check uses (p50 beside it); the paper does not say which statistic its LT is. TP: our "
         f"sustained frames/s at the profile's stream batch size ({stream_batch}). FLOPs and params: of the network as built "
-        "and timed. Reported rows were timed on an NVIDIA Tesla P100 by the paper's authors and are never compared with "
-        "ours as figures of one machine; measured rows name their hardware.",
+        "and timed. Busy cores: cores other processes kept busy in the second before the row was timed (a CPU timing "
+        "taken on a busy machine is inflated; re-time it on a quiet one). Reported rows were timed on an NVIDIA Tesla "
+        "P100 by the paper's authors and are never compared with ours as figures of one machine; measured rows name "
+        "their hardware.",
         "",
         f"Claims: (a) reads every feasible row; (b) reads the most accurate measured row of each of HW-NAS and BiX-NAS "
         f"(the paper's rows are each method's best network); (c) 'with slack' means LT <= {1 - SLACK:g} x the latency bound "
