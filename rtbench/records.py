@@ -208,6 +208,7 @@ def assemble(
                 "checked": [c.describe() for c in task.constraints],
             }
         rows.append(row)
+    search_payload = search_u["payload"] if search_u and search_u["status"] == "ok" else {}
     units = RunFolder(run_dir).units
     for p in sorted(units.glob("*.json")) if units.is_dir() else []:
         u = read_unit_file(p)
@@ -223,7 +224,8 @@ def assemble(
         "config": spec,
         "environment": env,
         "search": {
-            "seconds": (search_u or {}).get("payload", {}).get("search_seconds") if search_u and search_u["status"] == "ok" else None,
+            "seconds": search_payload.get("search_seconds"),
+            "attempts": search_payload.get("search_attempts"),  # None for units written before attempts were counted
             "n_candidates": len(candidates or []),
         },
         "candidates": rows,

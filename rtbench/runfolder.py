@@ -6,7 +6,8 @@
     submit.lock        held (fcntl.flock) by the one ``bench submit`` running this run (``rtbench.runlock``)
     units/<unit>.json  one file per finished or failed trial (search, train x fold, measure)
     search/checkpoints/  the method's own checkpoints (``SearchContext.checkpoint_dir``; its parent
-                       holds nothing else, so the spec is not next door to the method)
+                       holds nothing else of the run, so the spec is not next door to the method)
+    search/clock.json  the search's wall time over all its attempts (``rtbench.stageclock``)
     tune/              Ray Tune's experiment folders
     reproduce/         tables a ``bench reproduce`` wrote from this run
     train/checkpoints/<key>-f<fold>.pt  a training trial's per-epoch state while it trains
@@ -67,6 +68,10 @@ class RunFolder:
     @property
     def search_checkpoints(self) -> Path:
         return self.root / "search" / "checkpoints"
+
+    @property
+    def search_clock(self) -> Path:
+        return self.root / "search" / "clock.json"
 
     @property
     def tune(self) -> Path:

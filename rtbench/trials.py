@@ -42,6 +42,7 @@ from rtbench.errors import RTBenchError
 from rtbench.methods import METHODS, Candidate, SearchContext, build_method
 from rtbench.runfolder import RunFolder
 from rtbench.spaces import SPACES, Space
+from rtbench.stageclock import StageClock
 from rtbench.tasks import get_task
 
 Report = Callable[..., None]
@@ -143,9 +144,9 @@ def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str
         report=report,
     )
     ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    candidates = method.search(ctx)
-    seconds = time.perf_counter() - t0
+    with StageClock(RunFolder(Path(run_dir)).search_clock) as clock:  # a resumed search adds to its earlier attempts' time
+        candidates = method.search(ctx)
+    seconds = clock.total
     if not candidates:
         raise RTBenchError(f"method '{spec.method}' returned no candidates")
     seen: set[str] = set()
@@ -160,7 +161,13 @@ def run_search(spec_d: dict[str, Any], run_dir: str, report: Report) -> dict[str
         seen.add(c.key)
         marker = fallback_marker(bundle.volumes + (bundle.test_volumes or []), window_of(space, c.genotype))
         out.append({**c.to_dict(), "label": c.label + marker, "key": c.key})
-    return {"candidates": out, "search_seconds": seconds, "search_patients": len(plan.search)}
+    return {
+        "candidates": out,
+        "search_seconds": seconds,
+        "search_attempts": clock.attempts,
+        "search_seconds_last_attempt": clock.this,
+        "search_patients": len(plan.search),
+    }
 
 
 def run_train(spec_d: dict[str, Any], cand_d: dict[str, Any], fold: int, report: Report) -> dict[str, Any]:

@@ -234,6 +234,9 @@ def test_stage_times_come_from_the_records() -> None:
     )
     none = stage_times(finished({})).set_index("submission").loc["hwnas"]
     assert none["search (s)"] == "-" and "not registered" in none["status"]
+    resumed = paper_like()
+    resumed["hwnas"]["search"] = {"seconds": 745.0, "attempts": 2}  # a search interrupted once
+    assert stage_times(finished(resumed)).set_index("submission").loc["hwnas", "search (s)"] == "745.0 (2 attempts)"
 
 
 # ----------------------------------------------------------------------------- options

@@ -40,6 +40,9 @@ def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
     env = json.loads(unit.read_text())["payload"]["environment"]
     assert cand["measurement"]["busy_cores_before"] == env["busy_cores_before"] is not None
     assert cand["measurement"]["load_avg_1m"] == env["load_avg_1m"]
+    # the search's wall time, counted over its attempts (one here), is the record's
+    clock = json.loads((res.run_dir / "search" / "clock.json").read_text())
+    assert clock == {"seconds": rec["search"]["seconds"], "attempts": 1} and rec["search"]["attempts"] == 1
     assert set(cand["constraints"]["broken"]) <= {"latency", "throughput"}
     assert rec["environment"]["torch"] and rec["environment"]["cpu"]
     assert cand["folds"][0]["per_volume"], "per-volume rows are recorded"

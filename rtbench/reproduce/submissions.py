@@ -221,8 +221,11 @@ def _read_existing(p: Finished, problem: str) -> None:
 def stage_times(finished: list[Finished]) -> pd.DataFrame:
     """Wall time per stage of each submission, from its record.
 
-    search: the method's search (its trial's own clock); training: the sum over candidates and
-    folds of the training loops; measurement: the sum over candidates of the timed latency and
+    search: the method's search over all its attempts (``rtbench.stageclock``; "(k attempts)" when
+    it was resumed; records written before attempts were counted hold the last attempt's time);
+    training: the sum over candidates and folds of the training loops (a resumed training counts
+    its checkpointed epochs' time, so the sum can exceed the stage's wall time when
+    ``ray.train_cpus`` trained several candidates at once); measurement: the sum over candidates of the timed latency and
     throughput loops (warm-up excluded); last call: the whole ``submit`` of the latest invocation
     (Ray start and trial scheduling included; a resumed run counts only what it did).
     """
@@ -238,13 +241,19 @@ def stage_times(finished: list[Finished]) -> pd.DataFrame:
                 "run": rec.get("run_id") or (p.spec.run_id if p.spec else "-"),
                 "status": rec.get("status", "no record") if not p.problem else f"{rec.get('status', 'no record')} ({p.problem})",
                 "candidates": len(cands),
-                "search (s)": _secs(rec.get("search", {}).get("seconds")),
+                "search (s)": _search_secs(rec.get("search", {})),
                 "training (s)": _secs(sum(c.get("train_seconds") or 0.0 for c in cands) if cands else None),
                 "measurement (s)": _secs(sum(_timed_seconds(m) for m in measured) if measured else None),
                 "last call (s)": _secs(rec.get("wall_seconds_last_submission")),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _search_secs(search: dict[str, Any]) -> str:
+    text = _secs(search.get("seconds"))
+    attempts = search.get("attempts") or 1
+    return f"{text} ({attempts} attempts)" if attempts > 1 and text != "-" else text
 
 
 def _timed_seconds(measurement: dict[str, Any]) -> float:
