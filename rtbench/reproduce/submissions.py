@@ -223,9 +223,9 @@ def stage_times(finished: list[Finished]) -> pd.DataFrame:
 
     search: the method's search over all its attempts (``rtbench.stageclock``; "(k attempts)" when
     it was resumed; records written before attempts were counted hold the last attempt's time);
-    training: the sum over candidates and folds of the training loops (a resumed training counts
-    its checkpointed epochs' time, so the sum can exceed the stage's wall time when
-    ``ray.train_cpus`` trained several candidates at once); measurement: the sum over candidates of the timed latency and
+    training: the sum over candidates and folds of the training loops (a resumed training's
+    checkpointed epochs included; with ``ray.train_cpus`` below the node's CPUs several candidates
+    train at once, so the sum exceeds the stage's wall time); measurement: the sum over candidates of the timed latency and
     throughput loops (warm-up excluded); last call: the whole ``submit`` of the latest invocation
     (Ray start and trial scheduling included; a resumed run counts only what it did).
     """
