@@ -128,3 +128,25 @@ def test_fig2_plans_table2s_runs_and_samples_go_to_the_cloud_only(tmp_path) -> N
     if cloud.spec is not None:  # the random method is registered here
         assert cloud.spec.method == "random" and cloud.spec.method_config["samples"] == 13
     assert not any(tmp_path.iterdir())
+
+
+def test_labels_of_the_rightmost_points_stay_inside_the_axes() -> None:
+    """A long label of a point at the right edge goes left of it (HW-NAS's labels ran past panel (a))."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from rtbench.reproduce.plots import _label
+
+    fig = Figure(figsize=(6, 4))
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 1)
+    long = "HW-Aware NAS [HW-NAS N_l=6] and more words"
+    _label(ax, long, 99.0, 0.5, right_of=70.0)
+    _label(ax, long, 1.0, 0.5, right_of=70.0)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    right, left = (t.get_window_extent(renderer) for t in ax.texts)
+    assert right.x1 <= box.x1 and left.x0 >= box.x0 and left.x1 > box.x0 + 0.3 * box.width

@@ -41,6 +41,13 @@ def _shade(ax: Axes, panel: Panel, xs: list[float]) -> None:
     ax.axvline(c.bound, color="tab:green", ls="--", lw=1)
 
 
+def _label(ax: Axes, text: str, x: float, y: float, right_of: float) -> None:
+    """A point's label, right of the point, or left of it in the panel's rightmost 30 % (so it stays inside the axes)."""
+    left = x > right_of
+    offset = (-4, 3) if left else (4, 3)
+    ax.annotate(text, (x, y), fontsize=6, xytext=offset, textcoords="offset points", ha="right" if left else "left")
+
+
 def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> None:
     col = panel.column
     xs = [float(v) for v in points[col]]
@@ -68,7 +75,7 @@ def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> None:
                 zorder=3,
             )
         for _, r in part.iterrows():
-            ax.annotate(str(r["Methods"]), (r[col], r["Average"]), fontsize=6, xytext=(4, 3), textcoords="offset points")
+            _label(ax, str(r["Methods"]), float(r[col]), float(r["Average"]), right_of=max(xs) - 0.3 * (max(xs) - min(xs)))
     feasible = points[points["feasible"]]
     pts = list(zip(feasible[col].astype(float), feasible["Average"].astype(float)))
     front = [pts[i] for i in pareto_front(pts, panel.maximize)]
