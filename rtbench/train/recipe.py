@@ -119,8 +119,9 @@ def train_model(
     optimizer = torch.optim.Adam(model.parameters(), lr=budget.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
 
-    state = None
-    done, losses, before = 0, [], 0.0
+    state: TrainingState | None = None
+    done, before = 0, 0.0
+    losses: list[float] = []
     if checkpoint is not None:
         slices = len(loader.dataset)
         signature = {"epochs": budget.epochs, "batch_size": budget.batch_size, "lr": budget.lr, "slices": slices, "seed": int(seed)}
