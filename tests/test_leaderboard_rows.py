@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_leaderboard_records import BOARD, cand, put, samples, store
 from torch import nn
@@ -98,3 +99,24 @@ def test_measurement_keeps_every_query_latency() -> None:
     lat = out["latency"]
     assert isinstance(lat["samples_ms"], list) and len(lat["samples_ms"]) == lat["queries"] >= 7
     assert lat["p90_ms"] == pytest.approx(float(np.percentile(lat["samples_ms"], 90)), abs=1e-3)
+
+
+def test_a_row_shows_the_worst_load_its_timings_were_taken_under(tmp_path: Path) -> None:
+    from rtbench.leaderboard.exports import display_frame
+    from rtbench.leaderboard.table import candidate_row, rank_board, render_board
+
+    loaded = []
+    for seed, busy in ((0, 0.2), (1, 1.4)):
+        c = cand("U-Net(16)", 0.8, 20.0)
+        c["measurement"] |= {"busy_cores_before": busy, "load_avg_1m": 1.0}
+        loaded.append(c)
+        put(tmp_path, f"unet-s{seed}-cccc", "unet", seed, [c], width=16)
+    put(tmp_path, "unet-s0-dddd", "unet", 0, [cand("U-Net(8)", 0.7, 10.0)], width=8)  # a record older than the field
+    df = board_rows(members(tmp_path))[BOARD]
+    assert _row(df, "unet", "U-Net(16)")["busy_cores"] == pytest.approx(1.4), "the most loaded seed's figure, not the mean"
+    assert np.isnan(_row(df, "unet", "U-Net(8)")["busy_cores"])
+    shown = display_frame(df, CINE).set_index("candidate")["busy cores"]
+    assert shown["U-Net(16)"] == "1.4" and shown["U-Net(8)"] == "-"
+    rec = {"board": BOARD, "run_id": "r", "config": {"task": "cine", "method": "unet", "seed": 0}}
+    _, console = render_board(BOARD, rank_board(pd.DataFrame([candidate_row(rec, loaded[1])])))
+    assert list(console["busy cores"]) == ["1.4"]

@@ -93,6 +93,7 @@ def test_run_page_has_config_command_folds_and_architecture(site) -> None:
     assert "★ entry" in page and "record.json" in page and "Scores per fold" in page
     assert page.count("<polyline") == 2 * len(MSNAS["paths"]), "each candidate's paths over the grid"
     assert "std over the test volumes" in page
+    assert "cores busy before timing" in page, "the load behind the timing is on the run page"
 
 
 def test_reproduce_command_names_budget_and_profile_overrides() -> None:

@@ -5,7 +5,9 @@ From the trusted records of a run store (``rtbench.store.iter_records``), every 
 seed (method options, dataset options other than file locations, and the method's source hash),
 the same completeness and the same candidate (the method's entry, or else the same label) are one
 *row* (``board_rows``): mean over seeds, sample std over seeds (ddof=1) when n > 1, the seed count
-``n``. A row of n = 1 carries no std.
+``n``. A row of n = 1 carries no std. ``busy_cores`` is the most cores other processes kept busy in the
+second before any of its members was timed (the worst load behind its timings; NaN where no member
+recorded it, as on a GPU).
 
 A method's *entry* is the candidate the method itself marked (``predicted["entry"] == 1``), or its
 only candidate; a run of several unmarked candidates has no entry (``entry_rule`` says so). Test
@@ -126,6 +128,8 @@ def _aggregate(task_name: str, group: list[dict[str, Any]]) -> dict[str, Any]:
     row["members"] = group
     for name in (*(f"dice_{c}" for c in task.classes), *_MEANS):
         row[name], row[f"{name}_std"] = _mean_std([m.get(name) for m in group])
+    busy = [float(m["busy_cores"]) for m in group if m.get("busy_cores") is not None]
+    row["busy_cores"] = max(busy) if busy else float("nan")
     samples = [m["samples_ms"] for m in group]
     ci = p90_interval(samples) if row["complete"] else None
     row["p90_lo"], row["p90_hi"] = (ci.lo, ci.hi) if ci else (float("nan"), float("nan"))

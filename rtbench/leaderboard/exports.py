@@ -43,6 +43,7 @@ RAW_COLUMNS = (
     "throughput_fps_std",
     "params_m",
     "gflops",
+    "busy_cores",
     "complete",
 )
 
@@ -84,6 +85,7 @@ def display_frame(df: pd.DataFrame, task: Task) -> pd.DataFrame:
     cols["fps"] = [pm(m, s, ".1f") for m, s in zip(df["throughput_fps"], df["throughput_fps_std"])]
     cols["params M"] = [pm(m, float("nan"), ".3f") for m in df["params_m"]]
     cols["GFLOPs"] = [pm(m, float("nan"), ".2f") for m in df["gflops"]]
+    cols["busy cores"] = [pm(m, float("nan"), ".1f") for m in df["busy_cores"]]
     cols["verdict"] = list(df["verdict"])
     cols["seeds"] = [f"n={n}" for n in df["n"]]
     return pd.DataFrame(cols)

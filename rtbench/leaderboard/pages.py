@@ -26,6 +26,8 @@ RULES = (
     "★ entry: the candidate the method itself marked (predicted.entry = 1) or its only candidate; never chosen by test scores. "
     "The summary table ranks entries only",
     "seeds: runs of one method with the same config but for the seed are one row (mean over seeds, n shown)",
+    "busy cores: how many cores other processes kept busy in the second before the row was timed (the most over its seeds; "
+    "- on a GPU or for records older than the field); a CPU timing taken on a busy machine is inflated",
 )
 # display column -> the raw column its cells sort on
 SORT_KEYS = {
@@ -39,6 +41,7 @@ SORT_KEYS = {
     "fps": "throughput_fps",
     "params M": "params_m",
     "GFLOPs": "gflops",
+    "busy cores": "busy_cores",
     "seeds": "n",
 }
 TEXT_COLUMNS = ("method", "candidate", "config", "verdict", "runs")

@@ -100,6 +100,8 @@ def _measurement(cand: dict[str, Any]) -> str:
         f"batches of {tp.get('batch_size', '-')}, {pm(tp.get('duration_s'), None, '.2f')} s)",
         "params": meas.get("params", "-"),
         "FLOPs": meas.get("flops", "-"),
+        "cores busy before timing / load avg 1 min": f"{pm(meas.get('busy_cores_before'), None, '.2f')} / "
+        f"{pm(meas.get('load_avg_1m'), None, '.2f')}",
     }
     return _kv_table(items)
 

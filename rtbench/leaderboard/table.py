@@ -51,6 +51,7 @@ def candidate_row(rec: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
         throughput_fps=tp.get("fps"),
         params_m=(meas.get("params") or 0) / 1e6 if meas else None,
         gflops=(meas.get("flops") or 0) / 1e9 if meas else None,
+        busy_cores=meas.get("busy_cores_before") if meas else None,
         complete=bool(cand.get("complete")),
         feasible=bool(cons and cons["feasible"]) and bool(cand.get("complete")),
         broken=",".join(cons["broken"]) if cons else "",
@@ -105,6 +106,7 @@ def render_board(board: str, df: pd.DataFrame) -> tuple[str, pd.DataFrame]:
             "fps": [fmt_num(v, ".1f") for v in df["throughput_fps"]],
             "params M": [fmt_num(v, ".2f") for v in df["params_m"]],
             "GFLOPs": [fmt_num(v, ".2f") for v in df["gflops"]],
+            "busy cores": [fmt_num(v, ".1f") for v in df["busy_cores"]],
             "verdict": [
                 ("ok" if f else f"breaks {b}") if c else "incomplete" for f, b, c in zip(df["feasible"], df["broken"], df["complete"])
             ],
