@@ -366,3 +366,16 @@ def test_table2_then_fig2_end_to_end_on_smoke_reuses_the_runs(ray_session, tmp_p
     assert len(points[points["group"] == "random"]) == 1 and len(points[points["group"] == "RT-DNAS"]) >= 1
     assert len(pd.read_csv(fig / "rtdnas-fig2-claims.csv")) == 3
     assert json.loads((run_dirs[0] / "record.json").read_text())["status"] == "complete"
+
+
+def test_a_reproduction_stopped_by_ctrl_c_exits_130_like_submit() -> None:
+    from rtbench.reproduce.submissions import exit_code
+
+    lines: list[str] = []
+    done = Finished(Submission("unet"), None, record={"status": "complete"})
+    stopped = Finished(Submission("rtdnas"), None, record={"status": "partial"}, stopped_by_user=True)
+    failed = Finished(Submission("hwnas"), None, record={"status": "partial"})
+    assert exit_code([done], lines.append) == 0
+    assert exit_code([done, failed], lines.append) == 1
+    assert exit_code([done, stopped, failed], lines.append) == 130
+    assert "rtdnas; hwnas" in lines[-1] and "Ctrl-C" in lines[-1]

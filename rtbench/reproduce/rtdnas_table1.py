@@ -238,6 +238,9 @@ def reproduce(name: str, args: list[str], echo: Echo, show: Show) -> int:
     show("Claims of the paper", claim_rows[["claim", "paper (reported)", "ours (measured)", "ours"]])
     for p in paths:
         echo(f"wrote {p}")
+    if result.stopped_by_user:
+        echo("interrupted (Ctrl-C): run the same command again to resume (finished trials are not re-run)")
+        return 130
     if result.interrupted:
         echo("the run is incomplete: run the same command again to resume (finished trials are not re-run)")
         return 1

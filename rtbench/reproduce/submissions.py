@@ -106,6 +106,7 @@ class Finished:
     run_dir: Path | None = None
     launched: list[str] = field(default_factory=list)
     submit: bool = True
+    stopped_by_user: bool = False
 
     @property
     def complete(self) -> bool:
@@ -177,6 +178,7 @@ def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
         p.run_dir = p.spec.folder.root
         if stopped:
             _read_existing(p, "not run: the reproduction was stopped (Ctrl-C)")
+            p.stopped_by_user = True
             continue
         if not p.submit:
             _read_existing(p, "")
@@ -192,7 +194,7 @@ def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
             echo(f"{tag} FAILED: {p.problem}")
             continue
         p.record, p.launched = result.record, result.launched
-        stopped = result.stopped_by_user
+        stopped = p.stopped_by_user = result.stopped_by_user
         state = "complete" if p.complete else f"{p.record['status']}: {len(p.record.get('failures', []))} failed trial(s)"
         echo(f"{tag} {state}")
     for p in planned:
@@ -202,8 +204,12 @@ def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
 
 
 def exit_code(finished: list[Finished], echo: Echo) -> int:
-    """0 when every submission is complete; else 1, after naming the incomplete ones and how to resume."""
+    """0 when every submission is complete; else, after naming the incomplete ones and how to resume,
+    130 when the user stopped it (Ctrl-C, as ``bench submit``) and 1 otherwise."""
     incomplete = [p.submission.name for p in finished if not p.complete]
+    if any(p.stopped_by_user for p in finished):
+        echo(f"interrupted (Ctrl-C); incomplete: {'; '.join(incomplete)}: run the same command again to resume")
+        return 130
     if incomplete:
         echo(f"incomplete: {'; '.join(incomplete)}: run the same command again to resume (finished trials are not re-run)")
         return 1
