@@ -125,12 +125,19 @@ def test_cache_hit_is_identical_and_reads_no_nifti(tmp_path: Path, cache: Path, 
 def test_cache_key_follows_files_grid_and_a_corrupt_cache_is_rebuilt(tmp_path: Path, cache: Path) -> None:
     root = make_root(tmp_path / "acdc")
     load(root)
+    (first,) = cache.glob("acdc-*.npz")
     load(root, Budget(name="t", image_size=12, spacing_mm=2.0))  # another grid: another entry
+    other_grid = set(cache.glob("acdc-*.npz")) - {first}
+    assert len(other_grid) == 1
     info = root / "patient001" / "Info.cfg"
-    info.write_text(info.read_text() + "\n")  # a changed file: another entry
+    info.write_text(info.read_text() + "\n")  # a changed file: another entry, which supersedes the first
     load(root)
     entries = sorted(cache.glob("acdc-*.npz"))
-    assert len(entries) == 3
+    assert len(entries) == 2 and not first.exists(), "the entry of the files' old state is removed"
+    assert other_grid < set(entries), "another grid's entry is not superseded"
+    load(root, Budget(name="t2", image_size=16, spacing_mm=2.0, max_patients=2))  # other files read: their own slot
+    assert len(list(cache.glob("acdc-*.npz"))) == 3, "another patient selection supersedes nothing"
+    entries = sorted(cache.glob("acdc-*.npz"))
     for entry in entries:
         entry.write_bytes(b"not a zip file")
     vols = load(root)

@@ -36,7 +36,8 @@ Each volume keeps its native grid (the original label map, uncropped, and the ge
 Preprocessed arrays are cached (``$RTBENCH_CACHE`` or ``~/.cache/rtbench``) under a key made of the
 resolved root, the size and mtime of every file read, the grid, and
 :data:`~rtbench.datasets.preprocess.PREPROCESS_VERSION`; every file is validated before anything
-is written, and the cache file appears atomically. Reading and checking a frame, the volume it
+is written, and the cache file appears atomically; it supersedes (removes) the entry of an older
+state of the same files (``rtbench.datasets.volume_cache.cache_path``). Reading and checking a frame, the volume it
 becomes and the file stats are shared with ``nifti-folder`` (:mod:`rtbench.datasets.nifti`).
 """
 
@@ -64,7 +65,7 @@ from rtbench.datasets.nifti import (
     sha256_of,
 )
 from rtbench.datasets.preprocess import PREPROCESS_VERSION
-from rtbench.datasets.volume_cache import cache_dir, load_or_build
+from rtbench.datasets.volume_cache import cache_path, load_or_build
 from rtbench.errors import ConfigError, DataError
 
 PATIENT_DIR = re.compile(r"^patient\d{3}$")
@@ -221,16 +222,15 @@ def record_stats(patient_root: Path, records: list[PatientRecord]) -> list[list[
     return file_stats(patient_root, [path for rec in records for path in rec.files()])
 
 
-def cache_key(patient_root: Path, records: list[PatientRecord], budget: Budget) -> str:
-    """Hash of everything the preprocessed arrays depend on (see the module docstring); ``patient_root`` is resolved."""
-    blob = {
+def cache_blob(patient_root: Path, records: list[PatientRecord], budget: Budget) -> dict[str, Any]:
+    """Everything the preprocessed arrays depend on (see the module docstring); ``patient_root`` is resolved."""
+    return {
         "version": PREPROCESS_VERSION,
         "root": str(patient_root),
         "files": record_stats(patient_root, records),
         "spacing_mm": float(budget.spacing_mm),
         "image_size": int(budget.image_size),
     }
-    return sha256_of(blob)[:24]
 
 
 def load_root(
@@ -249,7 +249,7 @@ def load_root(
     """
     patient_root, records = scan_root(root, subfolder)
     records = select_patients(records, budget.max_patients)
-    path = cache_dir() / f"acdc-{cache_key(patient_root, records, budget)}.npz"
+    path = cache_path("acdc", cache_blob(patient_root, records, budget))
 
     def build() -> list[Volume]:
         volumes: list[Volume] = []

@@ -58,7 +58,7 @@ from rtbench.datasets.nifti import (
     sha256_of,
 )
 from rtbench.datasets.preprocess import PREPROCESS_VERSION
-from rtbench.datasets.volume_cache import cache_dir, load_or_build
+from rtbench.datasets.volume_cache import cache_path, load_or_build
 from rtbench.errors import ConfigError, DataError
 
 PATIENT_DIR = re.compile(r"^patient\d{4}$")
@@ -278,17 +278,15 @@ class CAMUS:
     def _load_root(self, root: str, subfolder: str, budget: Budget, progress: Callable[[str], None] | None) -> list[Volume]:
         patient_root, patients = scan_root(root, subfolder, self.views)
         patients = select_patients(patients, budget.max_patients)
-        key = sha256_of(
-            {
-                "version": PREPROCESS_VERSION,
-                "root": str(patient_root),
-                "views": list(self.views),
-                "files": file_stats(patient_root, [path for p in patients for path in p.files()]),
-                "spacing_mm": float(budget.spacing_mm),
-                "image_size": int(budget.image_size),
-            }
-        )[:24]
-        path = cache_dir() / f"camus-{key}.npz"
+        blob = {
+            "version": PREPROCESS_VERSION,
+            "root": str(patient_root),
+            "views": list(self.views),
+            "files": file_stats(patient_root, [path for p in patients for path in p.files()]),
+            "spacing_mm": float(budget.spacing_mm),
+            "image_size": int(budget.image_size),
+        }
+        path = cache_path("camus", blob)
 
         def build() -> list[Volume]:
             volumes: list[Volume] = []

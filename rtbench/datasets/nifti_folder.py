@@ -56,7 +56,7 @@ from rtbench.datasets.nifti import (
     sha256_of,
 )
 from rtbench.datasets.preprocess import PREPROCESS_VERSION
-from rtbench.datasets.volume_cache import cache_dir, load_or_build
+from rtbench.datasets.volume_cache import cache_path, load_or_build
 from rtbench.errors import ConfigError, DataError
 from rtbench.tasks import get_task
 
@@ -304,18 +304,16 @@ class NiftiFolder:
         folder, patients = self._scan(root)
         patients = select_patients(patients, budget.max_patients)
         c = self.config
-        key = sha256_of(
-            {
-                "version": PREPROCESS_VERSION,
-                "root": str(folder),
-                "templates": [c.images, c.label_files],
-                "labels": sorted(self.mapping.items()),
-                "files": self._stats(folder, patients),
-                "spacing_mm": float(budget.spacing_mm),
-                "image_size": int(budget.image_size),
-            }
-        )[:24]
-        path = cache_dir() / f"nifti-{key}.npz"
+        blob = {
+            "version": PREPROCESS_VERSION,
+            "root": str(folder),
+            "templates": [c.images, c.label_files],
+            "labels": sorted(self.mapping.items()),
+            "files": self._stats(folder, patients),
+            "spacing_mm": float(budget.spacing_mm),
+            "image_size": int(budget.image_size),
+        }
+        path = cache_path("nifti", blob)
         values = sorted({0, *self.mapping})
         meaning = "(dataset.labels=" + c.labels + ")"
 

@@ -1,8 +1,11 @@
 """A cache of preprocessed volumes: one uncompressed ``.npz`` per dataset, written atomically.
 
-A dataset decides the cache key (which files, grid and preprocessing version the arrays depend on);
-this module only stores and reads the volumes, native grids included (each native label map
-flattened into one uint8 array, its shape and geometry in the JSON records).
+A dataset decides what the arrays depend on (which files, grid and preprocessing version); this
+module names the cache file after it (:func:`cache_path`), stores and reads the volumes, native
+grids included (each native label map flattened into one uint8 array, its shape and geometry in
+the JSON records), and removes the entries a new one supersedes: the same root, files, grid and
+options with older file sizes or mtimes. Without that, every re-copy of the data (new mtimes) left
+another full copy of the arrays behind (258 MB each for ACDC at the quick grid).
 """
 
 from __future__ import annotations
@@ -19,11 +22,43 @@ from typing import Any
 import numpy as np
 
 from rtbench.datasets.base import NativeGrid, Volume
+from rtbench.datasets.nifti import sha256_of
 
 
 def cache_dir() -> Path:
     """Where preprocessed arrays are cached: ``$RTBENCH_CACHE``, else ``~/.cache/rtbench``."""
     return Path(os.environ.get("RTBENCH_CACHE") or Path.home() / ".cache" / "rtbench")
+
+
+def cache_path(kind: str, blob: dict[str, Any]) -> Path:
+    """The cache file of the volumes ``blob`` describes: ``<kind>-<slot>-<content>.npz`` in :func:`cache_dir`.
+
+    Args:
+        kind: the dataset's cache prefix (``acdc``, ``camus``, ``nifti``), without ``-``.
+        blob: everything the arrays depend on, with ``blob["files"]`` as ``[relative path, size,
+            mtime_ns]`` rows (``rtbench.datasets.nifti.file_stats``). The *slot* hashes it with each
+            file's size and mtime left out, the *content* hashes all of it: entries of one slot
+            differ only in the state of the same files, so a new one supersedes the others.
+    """
+    slot = {**blob, "files": [row[0] for row in blob["files"]]}
+    return cache_dir() / f"{kind}-{sha256_of(slot)[:12]}-{sha256_of(blob)[:12]}.npz"
+
+
+def prune_superseded(path: Path) -> list[Path]:
+    """Remove the other entries of ``path``'s slot (see :func:`cache_path`); the removed paths.
+
+    A process still reading one keeps its open file (POSIX); one that cannot be removed stays.
+    """
+    slot = path.name.rsplit("-", 1)[0]
+    removed = []
+    for old in path.parent.glob(f"{slot}-*.npz"):
+        if old != path:
+            try:
+                old.unlink()
+            except OSError:
+                continue
+            removed.append(old)
+    return removed
 
 
 def save_cache(path: Path, volumes: list[Volume]) -> None:
@@ -109,8 +144,9 @@ def load_or_build(path: Path, build: Callable[[], list[Volume]]) -> tuple[list[V
     """The volumes cached at ``path`` if usable, else ``build()`` stored there: ``(volumes, from_cache)``.
 
     ``build`` validates everything it reads before returning, and the file is written only after
-    it returns (atomically), so an error never leaves a partial cache file. A cache folder that
-    cannot be written costs speed, not correctness: a warning, and the built volumes are returned.
+    it returns (atomically), so an error never leaves a partial cache file; once it is written, the
+    entries it supersedes are removed (:func:`prune_superseded`). A cache folder that cannot be
+    written costs speed, not correctness: a warning, and the built volumes are returned.
     """
     if path.is_file():
         cached = load_cache(path)
@@ -121,4 +157,6 @@ def load_or_build(path: Path, build: Callable[[], list[Volume]]) -> tuple[list[V
         save_cache(path, volumes)
     except OSError as err:
         warnings.warn(f"could not write the dataset cache {path}: {err}", stacklevel=2)
+    else:
+        prune_superseded(path)
     return volumes, False
