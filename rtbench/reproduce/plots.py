@@ -1,7 +1,8 @@
 """Seed 000's Fig. 2 drawn with matplotlib (Agg): average Dice vs (a) p90 latency and (b) throughput.
 
 One figure, two panels. The random cloud in grey; each method's rows in one colour per method
-family, each point labelled; a filled marker meets every constraint, a hollow one breaks one. The
+family, each point labelled (``rtbench.reproduce.labels``: no two labels overlap, none leaves the
+axes); a filled marker meets every constraint, a hollow one breaks one. The
 panel's own constraint region is shaded (latency <= bound in (a), throughput >= minimum in (b))
 with its bound dashed, and the Pareto front of the feasible points (every constraint met) is drawn
 as a staircase: the best Dice attainable at each latency (a) or throughput (b).
@@ -18,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rtbench.leaderboard.plots import Panel
+from rtbench.reproduce.labels import place_labels
 from rtbench.reproduce.pareto import pareto_front
 
 RANDOM = "random"
@@ -41,14 +43,8 @@ def _shade(ax: Axes, panel: Panel, xs: list[float]) -> None:
     ax.axvline(c.bound, color="tab:green", ls="--", lw=1)
 
 
-def _label(ax: Axes, text: str, x: float, y: float, right_of: float) -> None:
-    """A point's label, right of the point, or left of it in the panel's rightmost 30 % (so it stays inside the axes)."""
-    left = x > right_of
-    offset = (-4, 3) if left else (4, 3)
-    ax.annotate(text, (x, y), fontsize=6, xytext=offset, textcoords="offset points", ha="right" if left else "left")
-
-
-def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> None:
+def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> list[tuple[str, float, float]]:
+    """Draw one panel but for its point labels; those labels as ``(text, x, y)``, placed once the layout is final."""
     col = panel.column
     xs = [float(v) for v in points[col]]
     _shade(ax, panel, xs)
@@ -58,6 +54,7 @@ def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> None:
         if not part.empty:
             label = f"random samples ({'feasible' if feasible else 'infeasible'})"
             ax.scatter(part[col], part["Average"], s=16, facecolors=face, edgecolors="0.5", label=label, zorder=2)
+    labels: list[tuple[str, float, float]] = []
     for group, part in points[points["group"] != RANDOM].groupby("group", sort=False):
         colour, marker = COLOURS.get(str(group), "tab:purple"), MARKERS.get(str(group), "o")
         for feasible in (True, False):
@@ -74,8 +71,7 @@ def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> None:
                 label=f"{group}" + ("" if feasible else " (breaks a constraint)"),
                 zorder=3,
             )
-        for _, r in part.iterrows():
-            _label(ax, str(r["Methods"]), float(r[col]), float(r["Average"]), right_of=max(xs) - 0.3 * (max(xs) - min(xs)))
+        labels += [(str(r["Methods"]), float(r[col]), float(r["Average"])) for _, r in part.iterrows()]
     feasible = points[points["feasible"]]
     pts = list(zip(feasible[col].astype(float), feasible["Average"].astype(float)))
     front = [pts[i] for i in pareto_front(pts, panel.maximize)]
@@ -86,16 +82,18 @@ def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> None:
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel("average Dice")
     ax.grid(alpha=0.3)
+    return labels
 
 
 def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out_base: Path) -> list[Path]:
     """Draw both panels of ``points`` (columns Methods, group, Average, feasible and each panel's
     column) and save ``<out_base>.png`` and ``<out_base>.svg``; their paths."""
     fig = Figure(figsize=(13, 5.5))
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
+    point_labels = []
     for ax, panel, tag in zip(axes, panels, ("(a)", "(b)")):
-        _draw_panel(ax, points, panel)
+        point_labels.append(_draw_panel(ax, points, panel))
         ax.set_title(f"{tag} average Dice vs {panel.xlabel}", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
     for h, lab in zip(*axes[1].get_legend_handles_labels()):
@@ -105,6 +103,8 @@ def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.2)
+    for ax, panel_labels in zip(axes, point_labels):
+        place_labels(ax, panel_labels, canvas.get_renderer())
     out_base.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_base.with_suffix(".png"), out_base.with_suffix(".svg")]
     with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable and editable
