@@ -197,6 +197,44 @@ def test_offspring_are_distinct_and_the_last_decoder_keeps_its_main_input() -> N
     assert len(sample_stage(np.random.default_rng(0), config, 1, small, 10)) == 3  # all of them, not drawn
 
 
+def test_a_phase2_step_gives_the_gradient_of_the_summed_loss_with_one_head_pass(tmp_path: Path) -> None:
+    """Phase 2 trains every candidate on every batch: the head (stages < s) runs forward and backward
+    once, each tail on detached copies of its outputs; the gradients equal those of sum_i loss_i / n."""
+    from rtbench.methods.bixnas.phase2 import Phase2Settings, ProgressiveSearch
+
+    config = tiny_config()
+    torch.manual_seed(0)
+    net = SPACE.supernet(config, CINE)
+    hyper = full_genes(config)
+    settings = Phase2Settings(epochs=1, search_batches=1, samples=3, survivors=(1,), generations=1, lr=1e-3)
+    search = ProgressiveSearch(lambda: net, config, hyper, [0], [0], settings, lambda g: 0.0, tmp_path, 0)  # type: ignore[arg-type]
+    stage = 2
+    candidates = search.offspring(0, stage, [to_genotype(config, hyper)])
+    head_live, tails = search._plan(stage, candidates)
+    assert len(tails) >= 2
+    x, y = torch.randn(2, 1, 32, 32), torch.randint(0, 4, (2, 1, 32, 32))
+    net.eval()  # fixed BatchNorm statistics: both passes see the same function
+
+    def grads() -> dict[str, torch.Tensor]:
+        return {k: p.grad.clone() for k, p in net.named_parameters() if p.grad is not None}
+
+    net.zero_grad(set_to_none=True)
+    ours = search.train_step(net, stage, x, y, head_live, tails)
+    got = grads()
+    net.zero_grad(set_to_none=True)
+    head = net.run_stages(net.start(x), range(stage), mean_merge(hyper), head_live)
+    total = sum(
+        search.loss(net.finish(net.run_stages(head.copy(), range(stage, config.stages), merge, live)), y) / len(tails)
+        for merge, live in tails
+    )
+    total.backward()  # type: ignore[union-attr]
+    want = grads()
+    assert ours == pytest.approx(float(total.detach()))  # type: ignore[union-attr]
+    assert got.keys() == want.keys() and any(k.startswith("stem") for k in got), "the head's parameters get their gradient"
+    for k in want:
+        assert torch.allclose(got[k], want[k], rtol=1e-4, atol=1e-6), k
+
+
 # ----------------------------------------------------------------------------- the search
 
 

@@ -12,13 +12,18 @@ The extraction stages are searched one per generation, from the last (the last d
    genes). Every candidate has the hyper network's genes in stages ``< s``.
 2. Training: a fresh supernet (seeded by (seed, g)) trains every candidate at once, as the code
    does. Stages ``< s`` are the same in all candidates (the *head network*), so each batch runs
-   them once; each candidate's *tail* (stages ``>= s`` and the head convs) runs on it in turn, its
-   loss divided by the number of candidates (skip fairness: every candidate trains on every batch
-   with an equal share of the gradient). Adam at ``method.lr`` with the code's step schedule
-   (x0.1 after 1/4, 1/2 and 3/4 of the steps; the code: epochs 10, 20, 30 of 40). The code also
-   divides the learning rate by the number of candidates; Adam's step does not depend on the
-   loss scale, so with the loss already averaged that division would only slow the shared weights
-   down 30- to 45-fold, and at the reduced budgets leave them untrained: we do not divide.
+   them once, forward and backward; each candidate's *tail* (stages ``>= s`` and the head convs)
+   runs on it in turn, its loss divided by the number of candidates (skip fairness: every
+   candidate trains on every batch with an equal share of the gradient). A tail runs on detached
+   copies of the head's outputs and is backpropagated at once (one tail's graph held at a time);
+   the gradients it leaves on those copies are summed and sent through the head once
+   (:meth:`ProgressiveSearch.train_step`): the gradient of the summed loss, without the head's
+   backward pass repeated per candidate (which made ACDC's first generation 5x a Phase 1 epoch).
+   Adam at ``method.lr`` with the code's step schedule (x0.1 after 1/4, 1/2 and 3/4 of the steps;
+   the code: epochs 10, 20, 30 of 40). The code also divides the learning rate by the number of
+   candidates; Adam's step does not depend on the loss scale, so with the loss already averaged
+   that division would only slow the shared weights down 30- to 45-fold, and at the reduced
+   budgets leave them untrained: we do not divide.
 3. Scoring: each candidate's validation Dice (``training.mean_dice``, the first ``search_batches``
    batches of the search-val patients, 0: all) with BatchNorm on batch statistics (the running
    statistics mix every candidate of the generation), and its MACs (``ctx.flops / 2``, the
@@ -69,7 +74,18 @@ from rtbench.methods.bixnas.training import (
     steps_per_epoch,
     validation_batches,
 )
-from rtbench.spaces.bionet import BiONetConfig, BiONetSupernet, BlockId, Merge, canonical, live_nodes, mean_merge, parse_genes, to_genotype
+from rtbench.spaces.bionet import (
+    BiONetConfig,
+    BiONetSupernet,
+    BlockId,
+    Merge,
+    State,
+    canonical,
+    live_nodes,
+    mean_merge,
+    parse_genes,
+    to_genotype,
+)
 
 PROGRESS = "bixnas_phase2.json"
 CHECKPOINT = "bixnas_phase2_generation.pt"
@@ -216,6 +232,34 @@ class ProgressiveSearch:
         for merge, live in tails:
             yield net.finish(net.run_stages(state.copy(), range(stage, self.config.stages), merge, live))
 
+    def train_step(
+        self,
+        net: BiONetSupernet,
+        stage: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        head_live: set[BlockId],
+        tails: list[tuple[Merge, set[BlockId]]],
+    ) -> float:
+        """Accumulate the gradient of ``sum_i loss_i / n`` over the ``n`` tails on ``net`` (module docstring, step 2); the summed loss."""
+        head = net.run_stages(net.start(x), range(stage), mean_merge(self.hyper), head_live)
+        outputs = list({id(t): t for t in (head.stem, *head.encoder, *head.decoder) if t is not None}.values())  # each once
+        copies = {id(t): t.detach().requires_grad_(True) for t in outputs}
+
+        def cut(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else copies[id(t)]
+
+        total = 0.0
+        for merge, live in tails:
+            state = State(copies[id(head.stem)], [cut(t) for t in head.encoder], [cut(t) for t in head.decoder])
+            loss = self.loss(net.finish(net.run_stages(state, range(stage, self.config.stages), merge, live)), y) / len(tails)
+            loss.backward()
+            total += loss.item()
+        sent = [(t, copies[id(t)].grad) for t in outputs if t.requires_grad and copies[id(t)].grad is not None]
+        if sent:
+            torch.autograd.backward([t for t, _ in sent], [gr for _, gr in sent])
+        return total
+
     def _train(self, g: int, stage: int, candidates: list[dict[str, Any]], report: Callable[..., None]) -> BiONetSupernet:
         torch.manual_seed(int(np.random.SeedSequence([int(self.seed), 2, g]).generate_state(1)[0]))
         net = self.build()
@@ -226,7 +270,6 @@ class ProgressiveSearch:
         sched = LambdaLR(opt, lambda step: 0.1 ** sum(step >= m for m in marks))
         epoch = self._load_generation(g, net, opt, sched, device)
         head_live, tails = self._plan(stage, candidates)
-        n = len(tails)
         while epoch < self.settings.epochs:
             t0 = time.perf_counter()
             reseed(self.train, self.seed, 2, g, epoch)
@@ -235,11 +278,7 @@ class ProgressiveSearch:
             for _, batch in zip(range(self.steps), self.train):
                 x, y = batch["image"].to(device), batch["label"].to(device)
                 opt.zero_grad(set_to_none=True)
-                step_loss = 0.0
-                for i, logits in enumerate(self._forward(net, stage, x, head_live, tails)):
-                    loss = self.loss(logits, y) / n
-                    loss.backward(retain_graph=i < n - 1)
-                    step_loss += loss.item()
+                step_loss = self.train_step(net, stage, x, y, head_live, tails)
                 opt.step()
                 sched.step()
                 losses.append(step_loss)
