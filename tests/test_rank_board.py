@@ -46,3 +46,4 @@ def test_an_echo_board_shows_the_qc_mae_and_a_cine_board_does_not() -> None:
     rec, cand = record("cine", ("RV", "MYO", "LV"))
     _, shown = render_board(rec["board"], rank_board(pd.DataFrame([candidate_row(rec, cand)])))
     assert "QC MAE" not in shown.columns
+    assert list(shown["run"]) == ["r"], "the run id tells apart rows of one method and label from different runs"

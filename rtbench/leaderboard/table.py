@@ -110,6 +110,7 @@ def render_board(board: str, df: pd.DataFrame) -> tuple[str, pd.DataFrame]:
             "verdict": [
                 ("ok" if f else f"breaks {b}") if c else "incomplete" for f, b, c in zip(df["feasible"], df["broken"], df["complete"])
             ],
+            "run": list(df["run_id"]),  # tells apart rows of one method and label from runs of other configs or code
         }
     )
     checks = " and ".join(c.describe() for c in task.constraints)
