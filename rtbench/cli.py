@@ -86,13 +86,15 @@ def cmd_submit(args: list[str]) -> int:
     return 0
 
 
-_NO_RECORD = {"no record": "incomplete (no record yet)", "bad record": "incomplete (unreadable record)"}
+_NO_RECORD = {"bad record": "incomplete (unreadable record)"}  # "no record": how far it got (rtbench.runprogress)
 
 
 def cmd_runs(args: list[str]) -> int:
-    """Every run folder, with its record's status, or what is wrong with its record (tampered, unsealed, none)."""
+    """Every run folder, with its record's status, or what is wrong with its record (tampered, unsealed,
+    none); a run without a record yet says how far it got and whether a submit is on it (``rtbench.runprogress``)."""
     import pandas as pd
 
+    from rtbench.runprogress import progress
     from rtbench.store import board_of, scan_runs
 
     runs_dir = _runs_dir(args)
@@ -106,7 +108,7 @@ def cmd_runs(args: list[str]) -> int:
                 "board": board_of(entry),
                 "run": entry.field("run_id", entry.folder.root.name),
                 "method": entry.method,
-                "status": status.get(entry.state, entry.state),
+                "status": f"incomplete ({progress(entry.folder)})" if entry.state == "no record" else status.get(entry.state, entry.state),
                 "candidates": len(rec["candidates"]) if rec else "-",
                 "best Dice": "-" if best is None else f"{best:.3f}",
                 "updated": entry.field("updated", "-"),

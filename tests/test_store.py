@@ -95,7 +95,7 @@ def test_runs_lists_a_run_killed_before_its_first_record(tmp_path, capsys):
     f.spec.write_text(json.dumps({"run_id": "killed-early", "board": BOARD, "method": "rtdnas"}))
     assert main(["runs", f"runs.dir={tmp_path}"]) == 0
     (row,) = _lines(capsys.readouterr().out, "killed-early")
-    assert "rtdnas" in row and "incomplete (no record yet)" in row
+    assert "rtdnas" in row and "incomplete (stopped: search not finished" in row
 
 
 def test_runs_shows_a_zero_dice_as_zero(tmp_path, capsys):

@@ -1,0 +1,70 @@
+"""How far a run without a record has got, read from its run folder alone (for ``bench runs``).
+
+A submission writes its record at the end, so a run that is searching or training for hours has
+none yet. Its unit files (``units/<unit>.json``, one per finished or failed trial; ``rtbench.runfolder``)
+say how far it got: the search done or not (and how many candidates it returned), how many
+training trials (candidates x folds) and measurements are done, and how many trainings left a
+mid-training checkpoint (``train/checkpoints/``) to resume from. Whether a ``bench submit`` is
+working on it now is whether its ``submit.lock`` is held (``rtbench.runlock``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rtbench.runfolder import RunFolder
+
+
+def lock_held(path: Path) -> bool:
+    """Whether a process holds ``path``'s submission lock (probed with a shared lock, released at once)."""
+    if not path.is_file():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _units(folder: RunFolder, prefix: str) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(folder.units.glob(f"{prefix}*.json")):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            out.append({"status": "unreadable"})
+    return out
+
+
+def _folds(folder: RunFolder) -> int:
+    """Folds per candidate: ``budget.folds`` under k-fold, else 1 (1 when the spec cannot be read)."""
+    try:
+        budget = json.loads(folder.spec.read_text()).get("budget", {})
+    except (OSError, ValueError):
+        return 1
+    return int(budget.get("folds", 1)) if budget.get("protocol") == "kfold" else 1
+
+
+def progress(folder: RunFolder) -> str:
+    """``running`` or ``stopped``, then the stage reached, e.g. ``running: search done (12 candidates), trained 3/12, measured 0/12``."""
+    state = "running" if lock_held(folder.lock) else "stopped"
+    search = _units(folder, "search")
+    if not search:
+        return f"{state}: searching" if state == "running" else f"{state}: search not finished (the next submit resumes it)"
+    if search[0].get("status") != "ok":
+        return f"{state}: search failed (the next submit reruns it)"
+    n = len((search[0].get("payload") or {}).get("candidates") or [])
+    trained = [u for u in _units(folder, "train-") if u.get("status") == "ok"]
+    measured = [u for u in _units(folder, "measure-") if u.get("status") == "ok"]
+    mid = len(list(folder.train_checkpoint("*", 0).parent.glob("*.pt")))
+    midway = f" ({mid} more checkpointed mid-training)" if mid else ""
+    return f"{state}: search done ({n} candidates), trained {len(trained)}/{n * _folds(folder)}{midway}, measured {len(measured)}/{n}"
