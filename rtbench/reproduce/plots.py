@@ -91,7 +91,7 @@ def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out
     fig = Figure(figsize=(13, 5.5))
     canvas = FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
-    point_labels = []
+    point_labels: list[list[tuple[str, float, float]]] = []
     for ax, panel, tag in zip(axes, panels, ("(a)", "(b)")):
         point_labels.append(_draw_panel(ax, points, panel))
         ax.set_title(f"{tag} average Dice vs {panel.xlabel}", fontsize=10)
