@@ -81,9 +81,14 @@ class RunFolder:
     def reproduce(self) -> Path:
         return self.root / "reproduce"
 
+    @property
+    def train_checkpoints(self) -> Path:
+        """The folder of the per-epoch training states of trainings still going (``rtbench.train.resume``)."""
+        return self.root / "train" / "checkpoints"
+
     def train_checkpoint(self, key: str, fold: int) -> Path:
         """The per-epoch training state of candidate ``key`` on fold ``fold`` (``rtbench.train.resume``)."""
-        return self.root / "train" / "checkpoints" / f"{key}-f{fold}.pt"
+        return self.train_checkpoints / f"{key}-f{fold}.pt"
 
     def weights(self, key: str, fold: int) -> Path:
         """The trained weights of candidate ``key`` on fold ``fold`` (a torch ``state_dict``)."""

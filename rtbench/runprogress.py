@@ -10,39 +10,18 @@ working on it now is whether its ``submit.lock`` is held (``rtbench.runlock``).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-from pathlib import Path
 from typing import Any
 
+from rtbench.records import read_unit_file
 from rtbench.runfolder import RunFolder
-
-
-def lock_held(path: Path) -> bool:
-    """Whether a process holds ``path``'s submission lock (probed with a shared lock, released at once)."""
-    if not path.is_file():
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
+from rtbench.runlock import lock_held
 
 
 def _units(folder: RunFolder, prefix: str) -> list[dict[str, Any]]:
-    out = []
-    for path in sorted(folder.units.glob(f"{prefix}*.json")):
-        try:
-            out.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            out.append({"status": "unreadable"})
-    return out
+    """The trusted unit files of ``folder`` whose name starts with ``prefix`` (``rtbench.records.read_unit_file``)."""
+    units = (read_unit_file(path) for path in sorted(folder.units.glob(f"{prefix}*.json")))
+    return [u for u in units if u is not None]
 
 
 def _folds(folder: RunFolder) -> int:
@@ -65,6 +44,6 @@ def progress(folder: RunFolder) -> str:
     n = len((search[0].get("payload") or {}).get("candidates") or [])
     trained = [u for u in _units(folder, "train-") if u.get("status") == "ok"]
     measured = [u for u in _units(folder, "measure-") if u.get("status") == "ok"]
-    mid = len(list(folder.train_checkpoint("*", 0).parent.glob("*.pt")))
+    mid = len(list(folder.train_checkpoints.glob("*.pt")))
     midway = f" ({mid} more checkpointed mid-training)" if mid else ""
     return f"{state}: search done ({n} candidates), trained {len(trained)}/{n * _folds(folder)}{midway}, measured {len(measured)}/{n}"

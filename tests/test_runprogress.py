@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rtbench.records import save_unit
 from rtbench.runfolder import RunFolder
-from rtbench.runlock import submission_lock
-from rtbench.runprogress import lock_held, progress
+from rtbench.runlock import lock_held, submission_lock
+from rtbench.runprogress import progress
 
 
 def folder(tmp_path: Path, protocol: str = "holdout") -> RunFolder:
@@ -19,7 +20,7 @@ def folder(tmp_path: Path, protocol: str = "holdout") -> RunFolder:
 
 def unit(f: RunFolder, name: str, status: str = "ok", candidates: int = 0) -> None:
     payload = {"candidates": [{"key": f"c{i}"} for i in range(candidates)]} if name == "search" else {}
-    f.unit(name).write_text(json.dumps({"unit": name, "status": status, "payload": payload}))
+    save_unit(f.root, name, name.split("-")[0], status, "test", payload=payload)
 
 
 def test_stages_are_read_from_the_unit_files(tmp_path: Path) -> None:
