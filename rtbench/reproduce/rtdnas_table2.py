@@ -200,7 +200,8 @@ def header_lines(task_name: str, stream_batch: int, board: str) -> list[str]:
         f"Board `{board}`. Constraints: {checks} (✗: broken). LT: our p90 single-stream batch-1 end-to-end latency, the "
         "statistic the constraint check uses (p50 beside it); the paper does not say which statistic its LT is. TP: our "
         f"sustained frames/s at the profile's stream batch size ({stream_batch}). FLOPs and params: of the network as built "
-        "and timed. Busy cores: cores other processes kept busy in the second before the row was timed (a CPU timing "
+        "and timed, 2 FLOPs per multiply-accumulate (BiX-NAS's MACs are half the FLOPs). Busy cores: cores other "
+        "processes kept busy in the second before the row was timed (a CPU timing "
         "taken on a busy machine is inflated; re-time it on a quiet one). Reported rows were timed on an NVIDIA Tesla "
         "P100 by the paper's authors and are never compared with ours as figures of one machine; measured rows name "
         "their hardware.",
