@@ -4,13 +4,14 @@ A submission writes its record at the end, so a run that is searching or trainin
 none yet. Its unit files (``units/<unit>.json``, one per finished or failed trial; ``rtbench.runfolder``)
 say how far it got: the search done or not (and how many candidates it returned), how many
 training trials (candidates x folds) and measurements are done, and how many trainings left a
-mid-training checkpoint (``train/checkpoints/``) to resume from. Whether a ``bench submit`` is
+mid-training checkpoint (``train/checkpoints/``) to resume from, and at which epoch each stands. Whether a ``bench submit`` is
 working on it now is whether its ``submit.lock`` is held (``rtbench.runlock``).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from rtbench.records import read_unit_file
@@ -33,6 +34,18 @@ def _folds(folder: RunFolder) -> int:
     return int(budget.get("folds", 1)) if budget.get("protocol") == "kfold" else 1
 
 
+def _midway(checkpoints: list[Path]) -> str:
+    """`` (2 more checkpointed mid-training, at epochs 3/8 and 1/8)``, or ``""`` when there is none."""
+    if not checkpoints:
+        return ""
+    from rtbench.train.resume import checkpoint_epochs  # torch: only imported when there is a checkpoint to read
+
+    epochs = [checkpoint_epochs(path) for path in checkpoints]
+    at = [f"{e[0]}/{e[1]}" if e else "unreadable" for e in epochs]
+    where = at[0] if len(at) == 1 else ", ".join(at[:-1]) + f" and {at[-1]}"
+    return f" ({len(checkpoints)} more checkpointed mid-training, at epoch{'s' if len(at) > 1 else ''} {where})"
+
+
 def progress(folder: RunFolder) -> str:
     """``running`` or ``stopped``, then the stage reached, e.g. ``running: search done (12 candidates), trained 3/12, measured 0/12``."""
     state = "running" if lock_held(folder.lock) else "stopped"
@@ -44,6 +57,5 @@ def progress(folder: RunFolder) -> str:
     n = len((search[0].get("payload") or {}).get("candidates") or [])
     trained = [u for u in _units(folder, "train-") if u.get("status") == "ok"]
     measured = [u for u in _units(folder, "measure-") if u.get("status") == "ok"]
-    mid = len(list(folder.train_checkpoints.glob("*.pt")))
-    midway = f" ({mid} more checkpointed mid-training)" if mid else ""
+    midway = _midway(sorted(folder.train_checkpoints.glob("*.pt")))
     return f"{state}: search done ({n} candidates), trained {len(trained)}/{n * _folds(folder)}{midway}, measured {len(measured)}/{n}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from rtbench.records import save_unit
 from rtbench.runfolder import RunFolder
 from rtbench.runlock import lock_held, submission_lock
@@ -35,7 +37,19 @@ def test_stages_are_read_from_the_unit_files(tmp_path: Path) -> None:
     assert progress(f) == "stopped: search done (3 candidates), trained 1/3, measured 1/3"
     f.train_checkpoint("c2", 0).parent.mkdir(parents=True)
     f.train_checkpoint("c2", 0).write_bytes(b"state")
-    assert progress(f) == "stopped: search done (3 candidates), trained 1/3 (1 more checkpointed mid-training), measured 1/3"
+    assert progress(f) == (
+        "stopped: search done (3 candidates), trained 1/3 (1 more checkpointed mid-training, at epoch unreadable), measured 1/3"
+    )
+
+
+def test_mid_training_checkpoints_report_their_epoch(tmp_path: Path) -> None:
+    f = folder(tmp_path)
+    unit(f, "search", candidates=3)
+    f.train_checkpoints.mkdir(parents=True)
+    for key, epoch in (("c0", 3), ("c1", 1)):
+        torch.save({"epoch": epoch, "signature": {"epochs": 8}}, f.train_checkpoint(key, 0))
+    midway = "(2 more checkpointed mid-training, at epochs 3/8 and 1/8)"
+    assert progress(f) == f"stopped: search done (3 candidates), trained 0/3 {midway}, measured 0/3"
 
 
 def test_kfold_counts_a_training_per_candidate_and_fold(tmp_path: Path) -> None:

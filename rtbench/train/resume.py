@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 
 from rtbench.errors import RTBenchError
 
-__all__ = ["TrainingState", "random_states"]
+__all__ = ["TrainingState", "checkpoint_epochs", "random_states"]
 
 
 def random_states(transform: Any) -> list[np.random.RandomState]:
@@ -134,3 +134,14 @@ class TrainingState:
     def remove(self) -> None:
         """Delete the checkpoint (the training finished and its weights are kept elsewhere)."""
         self.path.unlink(missing_ok=True)
+
+
+def checkpoint_epochs(path: Path) -> tuple[int, int] | None:
+    """``(epochs done, epochs planned)`` of the training checkpoint at ``path``; None if it cannot be read.
+
+    For progress reports (``bench runs``): it reads the file without restoring anything from it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        return int(state["epoch"]), int(state["signature"]["epochs"])
+    except Exception:  # any unreadable, truncated or foreign file: the report says so instead of failing
+        return None
