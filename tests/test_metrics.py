@@ -11,7 +11,7 @@ from torch import nn
 
 from rtbench.datasets.base import Volume
 from rtbench.tasks import CINE
-from rtbench.train import evaluate, metric_names, predict_volume, row_metric_names, score_volume, summarize, summarize_folds
+from rtbench.train import evaluate, metric_names, predict_volume, row_metric_names, score_volume, summarize
 
 CLASSES = ("RV", "MYO", "LV")
 SPACING = (10.0, 1.0, 1.5)  # (slice, row, col) mm
@@ -129,9 +129,3 @@ def test_summarize_is_nan_aware() -> None:
     assert s["dice_LV_mean"] == pytest.approx(0.75)
     rows[0]["dice_RV"] = float("nan")
     assert math.isnan(summarize(rows, CLASSES)["dice_RV_mean"])
-
-
-def test_summarize_folds() -> None:
-    folds = [{"dice_RV_mean": 0.8, "dice_RV_std": 0.1, "volumes": 4}, {"dice_RV_mean": 0.6, "dice_RV_std": 0.3, "volumes": 4}]
-    s = summarize_folds(folds)
-    assert s == pytest.approx({"dice_RV_mean": 0.7, "dice_RV_std": 0.1, "folds": 2})

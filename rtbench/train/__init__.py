@@ -13,7 +13,6 @@ from rtbench.train.metrics import (
     row_metric_names,
     score_volume,
     summarize,
-    summarize_folds,
 )
 from rtbench.train.recipe import TrainingDiverged, seed_everything, train_model
 
@@ -30,7 +29,6 @@ __all__ = [
     "slice_loader",
     "split_patients",
     "summarize",
-    "summarize_folds",
     "train_model",
     "train_transforms",
 ]

@@ -36,9 +36,10 @@ Empty-class conventions (decided here, one rule for every method):
 Summaries are given over all volumes (pooled) and separately over the ED and the ES volumes
 (``Volume.phase``; other phases count only in the pooled figure): ``<metric>_ED``, ``<metric>_ES``.
 
-Every aggregation over classes, volumes and folds is NaN-aware (``numpy.nanmean`` /
-``numpy.nanstd``); a mean over nothing but NaN is NaN. Standard deviations are population
-standard deviations (``ddof=0``), so a single volume or a single fold has std 0.
+Every aggregation over classes and volumes is NaN-aware (``numpy.nanmean`` / ``numpy.nanstd``);
+a mean over nothing but NaN is NaN. Standard deviations over volumes are population standard
+deviations (``ddof=0``), so a single volume has std 0. Folds are aggregated by the record
+(``rtbench.records.aggregate_folds``: sample std across folds).
 """
 
 from __future__ import annotations
@@ -71,7 +72,6 @@ __all__ = [
     "row_metric_names",
     "score_volume",
     "summarize",
-    "summarize_folds",
 ]
 
 GRID_PREFIX = "grid_"
@@ -227,23 +227,6 @@ def summarize(rows: Sequence[Mapping[str, Any]], classes: Sequence[str]) -> dict
 def _phase_subsets(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
     """``[("", all rows), ("_ED", ED rows), ("_ES", ES rows)]``: the key suffix and the rows of each summary."""
     return [("", list(rows))] + [(f"_{p}", [r for r in rows if r.get("phase") == p]) for p in PHASES]
-
-
-def summarize_folds(per_fold_means: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    """Mean +- std across folds of each fold's mean, e.g. from one :func:`summarize` per fold.
-
-    Every ``"<metric>_mean"`` key of the fold summaries is aggregated (``_std`` keys and other
-    entries are ignored): the result has ``"<metric>_mean"`` = mean over folds of the fold means and
-    ``"<metric>_std"`` = their population std across folds (NaN-aware), plus ``"folds"``.
-    """
-    names = sorted({k[: -len("_mean")] for fold in per_fold_means for k in fold if k.endswith("_mean")})
-    out: dict[str, float] = {}
-    for name in names:
-        values = np.array([float(fold.get(f"{name}_mean", np.nan)) for fold in per_fold_means], dtype=np.float64)
-        out[f"{name}_mean"] = _nanmean(values)
-        out[f"{name}_std"] = _nanstd(values)
-    out["folds"] = len(per_fold_means)
-    return out
 
 
 def _nanmean(values: np.ndarray) -> float:
