@@ -4,8 +4,9 @@ A submission writes its record at the end, so a run that is searching or trainin
 none yet. Its unit files (``units/<unit>.json``, one per finished or failed trial; ``rtbench.runfolder``)
 say how far it got: the search done or not (and how many candidates it returned), how many
 training trials (candidates x folds) and measurements are done, and how many trainings left a
-mid-training checkpoint (``train/checkpoints/``) to resume from, and at which epoch each stands. Whether a ``bench submit`` is
-working on it now is whether its ``submit.lock`` is held (``rtbench.runlock``).
+mid-training checkpoint (``train/checkpoints/``) to resume from, and at which epoch each stands.
+Whether a ``bench submit`` is working on it now is whether its ``submit.lock`` is held
+(``rtbench.runlock``).
 """
 
 from __future__ import annotations

@@ -139,9 +139,10 @@ class TrainingState:
 def checkpoint_epochs(path: Path) -> tuple[int, int] | None:
     """``(epochs done, epochs planned)`` of the training checkpoint at ``path``; None if it cannot be read.
 
-    For progress reports (``bench runs``): it reads the file without restoring anything from it."""
+    For progress reports (``bench runs``): it restores nothing, and memory-maps the file so the weights
+    and optimiser moments beside the two integers are not read in."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
         return int(state["epoch"]), int(state["signature"]["epochs"])
     except Exception:  # any unreadable, truncated or foreign file: the report says so instead of failing
         return None
