@@ -103,6 +103,28 @@ def test_draw_fig2_with_no_feasible_point_and_an_echo_like_task(tmp_path) -> Non
     assert all(p.stat().st_size > 0 for p in paths)
 
 
+def test_a_panel_spanning_more_than_a_decade_gets_a_log_axis() -> None:
+    """ACDC's random genotypes run up to 10x slower than the searched networks: a linear panel (a) would crush
+    every method's point into its first tenth; a log axis keeps them apart. Spans within a decade stay linear."""
+    from matplotlib.figure import Figure
+
+    from rtbench.reproduce.plots import LOG_SPAN, _shade, x_limits
+
+    lo, hi, log = x_limits([10.2, 50.0, 600.0])
+    assert log and lo < 10.2 and hi > 600.0 and hi / 600.0 == pytest.approx(10.2 / lo)  # the same margin in decades
+    lo, hi, log = x_limits([40.0, 50.0, 97.0])
+    assert not log and lo == pytest.approx(40.0 - 0.08 * 57.0) and hi == pytest.approx(97.0 + 0.08 * 57.0)
+    assert not x_limits([0.0, 600.0])[2], "a zero value has no logarithm: linear"
+    assert not x_limits([10.0, 10.0 * LOG_SPAN])[2] and x_limits([10.0, 10.0 * LOG_SPAN * 1.01])[2]
+    latency, throughput = panels("cine")
+    ax = Figure().subplots()
+    _shade(ax, latency, [10.2, 83.7, 600.0])
+    assert ax.get_xscale() == "log" and ax.get_xlim()[0] < 10.2
+    ax = Figure().subplots()
+    _shade(ax, throughput, [27.8, 30.4, 61.1])  # the bound (22 fps) is inside the span too
+    assert ax.get_xscale() == "linear" and ax.get_xlim()[0] < 22.0
+
+
 # ----------------------------------------------------------------------------- options
 
 
