@@ -149,6 +149,8 @@ def test_fig2_plans_table2s_runs_and_samples_go_to_the_cloud_only(tmp_path) -> N
     (cloud,) = [p for p in f2 if p.submission == CLOUD]
     if cloud.spec is not None:  # the random method is registered here
         assert cloud.spec.method == "random" and cloud.spec.method_config["samples"] == 13
+        assert cloud.name == "random samples=13", "progress lines name the sample count the run uses, not the default"
+        assert cloud.submission.name == f"random samples={DEFAULT_SAMPLES}"
     assert not any(tmp_path.iterdir())
 
 

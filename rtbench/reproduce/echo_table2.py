@@ -244,7 +244,7 @@ def reproduce(args: list[str], echo: Echo, show: Show) -> int:
     user = [a for a in args if not a.startswith("task=")]
     finished = plan([r.submission for r in ROWS], [*TASK_ARGS, *user])
     out_dir = output_dir(NAME, finished, [*TASK_ARGS, *user])
-    echo(f"reproducing {TITLE}: {len(finished)} submission(s): " + "; ".join(p.submission.name for p in finished))
+    echo(f"reproducing {TITLE}: {len(finished)} submission(s): " + "; ".join(p.name for p in finished))
     run_all(finished, echo)
     spec = next(p.spec for p in finished if p.spec is not None)
     figures = figures_table(finished, pd.read_csv(REFERENCE))

@@ -162,7 +162,7 @@ def reproduce(args: list[str], echo: Echo, show: Show, rows: tuple[Row, ...] = R
     """
     finished = plan([*(r.submission for r in rows), cloud], args)
     out_dir = output_dir(NAME, finished, args)
-    echo(f"reproducing {TITLE}: {len(finished)} submission(s): " + "; ".join(p.submission.name for p in finished))
+    echo(f"reproducing {TITLE}: {len(finished)} submission(s): " + "; ".join(p.name for p in finished))
     run_all(finished, echo)
     spec = next(p.spec for p in finished if p.spec is not None)
     panel_pair = panels(spec.task)

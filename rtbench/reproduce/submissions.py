@@ -112,6 +112,21 @@ class Finished:
     def complete(self) -> bool:
         return self.record is not None and self.record.get("status") == "complete" and not self.problem
 
+    @property
+    def name(self) -> str:
+        """The submission's name with the values its run uses (``random samples=30`` when the user
+        gave ``method.samples=30``; :attr:`Submission.name` shows the defaults), for progress lines
+        and tables. The output folder's hash keeps :attr:`Submission.name` and the arguments."""
+        sub = self.submission
+        if self.spec is None or not sub.defaults:
+            return sub.name
+        shown = []
+        for setting in sub.defaults:
+            key = setting.split("=", 1)[0].removeprefix("method.")
+            value = self.spec.method_config.get(key)
+            shown.append(f"{key}={value}" if isinstance(value, int | float | str) else setting.removeprefix("method."))
+        return " ".join([sub.method, *(s.removeprefix("method.") for s in sub.fixed), *shown])
+
 
 def plan(submissions: list[Submission], args: list[str]) -> list[Finished]:
     """Each distinct submission with its resolved spec (None, with the reason, when its method is not
@@ -174,7 +189,7 @@ def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
     stopped = False
     for i, p in enumerate(todo, 1):
         assert p.spec is not None
-        tag = f"[{i}/{len(todo)} {p.submission.name}]"
+        tag = f"[{i}/{len(todo)} {p.name}]"
         p.run_dir = p.spec.folder.root
         if stopped:
             _read_existing(p, "not run: the reproduction was stopped (Ctrl-C)")
@@ -199,14 +214,14 @@ def run_all(planned: list[Finished], echo: Echo) -> list[Finished]:
         echo(f"{tag} {state}")
     for p in planned:
         if p.spec is None:
-            echo(f"[{p.submission.name}] not run: {p.problem}")
+            echo(f"[{p.name}] not run: {p.problem}")
     return planned
 
 
 def exit_code(finished: list[Finished], echo: Echo) -> int:
     """0 when every submission is complete; else, after naming the incomplete ones and how to resume,
     130 when the user stopped it (Ctrl-C, as ``bench submit``) and 1 otherwise."""
-    incomplete = [p.submission.name for p in finished if not p.complete]
+    incomplete = [p.name for p in finished if not p.complete]
     if any(p.stopped_by_user for p in finished):
         echo(f"interrupted (Ctrl-C); incomplete: {'; '.join(incomplete)}: run the same command again to resume")
         return 130
@@ -243,7 +258,7 @@ def stage_times(finished: list[Finished]) -> pd.DataFrame:
         measured = [m for m in measures if m]
         rows.append(
             {
-                "submission": p.submission.name,
+                "submission": p.name,
                 "run": rec.get("run_id") or (p.spec.run_id if p.spec else "-"),
                 "status": rec.get("status", "no record") if not p.problem else f"{rec.get('status', 'no record')} ({p.problem})",
                 "candidates": len(cands),
