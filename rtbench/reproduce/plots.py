@@ -38,7 +38,7 @@ def x_limits(values: list[float]) -> tuple[float, float, bool]:
     Log when the values are positive and span more than :data:`LOG_SPAN`; the margin is then 8 %
     of the span in decades. On ACDC (session 12) panel (a) spans 10.2-149 ms (ICA-UNet n=3 to the
     heaviest random genotype) and (b) 7.6-138 frames/s: on a linear axis the methods' cluster at
-    40-100 ms, where the 50 ms bound falls, took a third of panel (a)'s width.
+    40-100 ms, where the 50 ms bound falls, would take a third of panel (a)'s width.
     """
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     if lo > 0 and hi / lo > LOG_SPAN:
