@@ -187,3 +187,27 @@ def test_labels_neither_overlap_nor_leave_the_axes() -> None:
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, f"{text} leaves the axes"
     overlaps = [(cluster[a][0], cluster[b][0]) for a in range(len(boxes)) for b in range(a) if _overlap(boxes[a], boxes[b]) > 0]
     assert not overlaps, f"overlapping labels: {overlaps}"
+
+
+def test_labels_keep_clear_of_unlabelled_points_where_a_free_place_exists() -> None:
+    """A random sample just right of and above a method's point, where the first offset puts its label: with
+    the sample passed as ``avoid`` the label moves off it; without, it covers it (the test can go red)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from rtbench.reproduce.labels import _marker, _overlap, place_labels
+
+    def covered(avoid: list[tuple[float, float]]) -> float:
+        fig = Figure(figsize=(6.5, 5.5))
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0.80, 0.90)
+        (text,) = place_labels(ax, [("RT-DNAS (N_l = 6)", 50.0, 0.85)], canvas.get_renderer(), avoid=avoid)
+        canvas.draw()
+        box = Text.get_window_extent(text, canvas.get_renderer())
+        return _overlap(box, _marker(ax, 58.0, 0.8515))
+
+    assert covered([]) > 0, "the sample must sit where the first offset puts the label"
+    assert covered([(58.0, 0.8515)]) == 0.0

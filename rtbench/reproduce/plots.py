@@ -2,7 +2,7 @@
 
 One figure, two panels. The random cloud in grey; each method's rows in one colour per method
 family, each point labelled (``rtbench.reproduce.labels``: no two labels overlap, none leaves the
-axes); a filled marker meets every constraint, a hollow one breaks one. The panel's own
+axes or covers a random sample where a free place exists); a filled marker meets every constraint, a hollow one breaks one. The panel's own
 constraint region is shaded (latency <= bound in (a), throughput >= minimum in (b)) with its bound
 dashed, and the Pareto front of the feasible points (every constraint met) is drawn as a
 staircase: the best Dice attainable at each latency (a) or throughput (b). A panel whose x values
@@ -65,8 +65,9 @@ def _shade(ax: Axes, panel: Panel, xs: list[float]) -> None:
     ax.axvline(c.bound, color="tab:green", ls="--", lw=1)
 
 
-def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> list[tuple[str, float, float]]:
-    """Draw one panel but for its point labels; those labels as ``(text, x, y)``, placed once the layout is final."""
+def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> tuple[list[tuple[str, float, float]], list[tuple[float, float]]]:
+    """Draw one panel but for its point labels; those labels as ``(text, x, y)``, placed once the
+    layout is final, and the random cloud's points ``(x, y)``, which the labels keep clear of."""
     col = panel.column
     xs = [float(v) for v in points[col]]
     _shade(ax, panel, xs)
@@ -104,7 +105,7 @@ def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> list[tuple[str,
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel("average Dice")
     ax.grid(alpha=0.3)
-    return labels
+    return labels, list(zip(cloud[col].astype(float), cloud["Average"].astype(float)))
 
 
 def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out_base: Path) -> list[Path]:
@@ -113,7 +114,7 @@ def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out
     fig = Figure(figsize=(13, 5.5))
     canvas = FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
-    point_labels: list[list[tuple[str, float, float]]] = []
+    point_labels: list[tuple[list[tuple[str, float, float]], list[tuple[float, float]]]] = []
     for ax, panel, tag in zip(axes, panels, ("(a)", "(b)")):
         point_labels.append(_draw_panel(ax, points, panel))
         ax.set_title(f"{tag} average Dice vs {panel.xlabel}", fontsize=10)
@@ -125,8 +126,8 @@ def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.2)
-    for ax, panel_labels in zip(axes, point_labels):
-        place_labels(ax, panel_labels, canvas.get_renderer())
+    for ax, (panel_labels, cloud) in zip(axes, point_labels):
+        place_labels(ax, panel_labels, canvas.get_renderer(), avoid=cloud)
     out_base.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_base.with_suffix(".png"), out_base.with_suffix(".svg")]
     with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable and editable
