@@ -24,25 +24,8 @@ from matplotlib.backend_bases import RendererBase
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
-OFFSETS: tuple[tuple[float, float, str], ...] = (
-    (4, 3, "left"),
-    (-4, 3, "right"),
-    (4, -9, "left"),
-    (-4, -9, "right"),
-    (4, 10, "left"),
-    (-4, 10, "right"),
-    (4, -16, "left"),
-    (-4, -16, "right"),
-    (4, 17, "left"),
-    (-4, 17, "right"),
-    (4, -23, "left"),
-    (-4, -23, "right"),
-    (4, 24, "left"),
-    (-4, 24, "right"),
-    (4, -30, "left"),
-    (-4, -30, "right"),
-    (4, 31, "left"),
-    (-4, 31, "right"),
+OFFSETS: tuple[tuple[float, float, str], ...] = tuple(
+    (dx, dy, ha) for dy in (3, -9, 10, -16, 17, -23, 24, -30, 31) for dx, ha in ((4, "left"), (-4, "right"))
 )
 """``(dx, dy, horizontal alignment)`` in points, in the order they are tried."""
 LEADER_PT = 10.0
