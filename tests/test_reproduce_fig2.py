@@ -161,7 +161,7 @@ def test_labels_neither_overlap_nor_leave_the_axes() -> None:
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
-    from rtbench.reproduce.labels import _overlap, place_labels
+    from rtbench.reproduce.labels import _marker, _overlap, place_labels
 
     fig = Figure(figsize=(6.5, 5.5))
     canvas = FigureCanvasAgg(fig)
@@ -187,6 +187,13 @@ def test_labels_neither_overlap_nor_leave_the_axes() -> None:
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, f"{text} leaves the axes"
     overlaps = [(cluster[a][0], cluster[b][0]) for a in range(len(boxes)) for b in range(a) if _overlap(boxes[a], boxes[b]) > 0]
     assert not overlaps, f"overlapping labels: {overlaps}"
+    covering = [
+        (cluster[a][0], cluster[b][0])
+        for a in range(len(boxes))
+        for b in range(len(cluster))
+        if a != b and _overlap(boxes[a], _marker(ax, *cluster[b][1:])) > 0
+    ]
+    assert not covering, f"labels covering another labelled point: {covering}"
 
 
 def test_labels_keep_clear_of_unlabelled_points_where_a_free_place_exists() -> None:
