@@ -218,3 +218,51 @@ def test_labels_keep_clear_of_unlabelled_points_where_a_free_place_exists() -> N
 
     assert covered([]) > 0, "the sample must sit where the first offset puts the label"
     assert covered([(58.0, 0.8515)]) == 0.0
+
+
+# ACDC's measured Fig. 2 (session 12, rtdnas-fig2-s0-9ead828d): (Methods, group, Dice, p90 ms, fps, feasible)
+ACDC_FIG2 = [
+    ("ICA-UNet (n=3)", "ICA-UNet", 0.857, 10.2, 138.2, True),
+    ("ICA-UNet (n=4)", "ICA-UNet", 0.852, 17.7, 61.1, True),
+    ("HW-Aware NAS [HW-NAS N_l=6]", "HW-NAS", 0.879, 89.1, 15.7, False),
+    ("HW-Aware NAS [HW-NAS N_l=7]", "HW-NAS", 0.881, 83.7, 14.9, False),
+    ("HW-Aware NAS [HW-NAS N_l=8]", "HW-NAS", 0.878, 82.6, 15.2, False),
+    ("BiX-NAS", "BiX-NAS", 0.881, 97.0, 11.5, False),
+    ("RT-DNAS (N_l = 6)", "RT-DNAS", 0.872, 51.7, 27.8, False),
+    ("RT-DNAS (N_l = 7)", "RT-DNAS", 0.879, 53.4, 28.6, False),
+    ("RT-DNAS (N_l = 8)", "RT-DNAS", 0.873, 58.6, 18.9, False),
+    ("RT-DNAS (auto: N_l = 3)", "RT-DNAS", 0.864, 40.7, 30.4, True),
+] + [
+    (f"random #{i}", "random", d, lt, fps, False)
+    for i, (d, lt, fps) in enumerate(
+        [(0.831, 58.7, 19.5), (0.883, 91.6, 14.6), (0.893, 65.0, 16.5), (0.881, 71.6, 18.4), (0.876, 98.5, 12.7), (0.873, 149.0, 7.6),
+         (0.877, 101.4, 11.5), (0.855, 61.3, 26.8), (0.875, 105.4, 12.9), (0.876, 114.3, 12.7), (0.895, 106.2, 11.7), (0.888, 89.0, 13.3)],
+        1,
+    )
+]  # fmt: skip
+
+
+def test_acdc_fig2_labels_cover_no_marker_of_a_method_and_leave_no_panel() -> None:
+    """The measured ACDC figure: with its 12 random samples drawn, twelve offsets left the HW-NAS N_l=8 label over two
+    RT-DNAS stars. Every label must stay inside its panel, off every other label and off every labelled point."""
+    from matplotlib.text import Text
+
+    from rtbench.reproduce.labels import _marker, _overlap
+    from rtbench.reproduce.plots import RANDOM, layout_fig2
+
+    pts = pd.DataFrame(ACDC_FIG2, columns=["Methods", "group", "Average", "LT_ms", "TP_fps", "feasible"])
+    pts = with_fronts(pts.assign(run_id="r", key=range(len(pts))), panels("cine"))
+    fig, texts = layout_fig2(pts, panels("cine"), "ACDC")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    methods = pts[pts["group"] != RANDOM]
+    for ax, panel, panel_texts in zip(fig.axes, panels("cine"), texts):
+        frame = ax.get_window_extent(renderer)
+        boxes = [Text.get_window_extent(t, renderer) for t in panel_texts]  # the text, without its leader line
+        xy = list(zip(methods[panel.column], methods["Average"]))
+        names = list(methods["Methods"])
+        for a, box in enumerate(boxes):
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, f"{names[a]} leaves the panel"
+            assert not [names[b] for b in range(a) if _overlap(box, boxes[b]) > 0], f"{names[a]} overlaps a label"
+            covered = [names[b] for b in range(len(xy)) if b != a and _overlap(box, _marker(ax, *xy[b])) > 0]
+            assert not covered, f"{panel.column}: the label of {names[a]} covers {covered}"

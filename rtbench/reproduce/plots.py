@@ -18,6 +18,7 @@ from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from rtbench.leaderboard.plots import Panel
@@ -108,9 +109,9 @@ def _draw_panel(ax: Axes, points: pd.DataFrame, panel: Panel) -> tuple[list[tupl
     return labels, list(zip(cloud[col].astype(float), cloud["Average"].astype(float)))
 
 
-def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out_base: Path) -> list[Path]:
-    """Draw both panels of ``points`` (columns Methods, group, Average, feasible and each panel's
-    column) and save ``<out_base>.png`` and ``<out_base>.svg``; their paths."""
+def layout_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str) -> tuple[Figure, list[list[Text]]]:
+    """Both panels of ``points`` (columns Methods, group, Average, feasible and each panel's column)
+    laid out: the figure, and each panel's point labels (in its points' order, the random cloud's excepted)."""
     fig = Figure(figsize=(13, 5.5))
     canvas = FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2)
@@ -126,8 +127,14 @@ def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(bottom=0.24, top=0.88, wspace=0.2)
-    for ax, (panel_labels, cloud) in zip(axes, point_labels):
-        place_labels(ax, panel_labels, canvas.get_renderer(), avoid=cloud)
+    texts = [place_labels(ax, panel_labels, canvas.get_renderer(), avoid=cloud) for ax, (panel_labels, cloud) in zip(axes, point_labels)]
+    return fig, texts
+
+
+def draw_fig2(points: pd.DataFrame, panels: tuple[Panel, Panel], title: str, out_base: Path) -> list[Path]:
+    """Lay out both panels of ``points`` (:func:`layout_fig2`) and save ``<out_base>.png`` and
+    ``<out_base>.svg``; their paths."""
+    fig, _ = layout_fig2(points, panels, title)
     out_base.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_base.with_suffix(".png"), out_base.with_suffix(".svg")]
     with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable and editable
