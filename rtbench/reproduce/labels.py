@@ -6,9 +6,9 @@ overlaps no label already placed, no other labelled point's marker and no unlabe
 marker (``avoid``: Fig. 2's random cloud). Where none is free (a dense cluster in a small panel),
 it keeps the offset with the least overlap of the axes' edge, the labels and the labelled points,
 and among those the one covering the least of the unlabelled points: a label covers a grey sample
-before it covers a method's point. Labels are placed from the
-highest point down, so a cluster fans out downwards. A label moved further than :data:`LEADER_PT`
-from its point gets a thin leader line to it, so it still names the right point.
+before it covers a method's point. Labels are placed from the highest point down, so a cluster
+fans out downwards. A label moved further than :data:`LEADER_PT` from its point gets a thin leader
+line to it, so it still names the right point.
 
 Written here rather than taken from a library: matplotlib has no label-repelling layout, and the
 packages that do (``adjustText``) are not among the project's dependencies for one figure; the
