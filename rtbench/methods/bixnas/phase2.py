@@ -18,7 +18,8 @@ The extraction stages are searched one per generation, from the last (the last d
    copies of the head's outputs and is backpropagated at once (one tail's graph held at a time);
    the gradients it leaves on those copies are summed and sent through the head once
    (:meth:`ProgressiveSearch.train_step`): the gradient of the summed loss, without the head's
-   backward pass repeated per candidate (which made ACDC's first generation 5x a Phase 1 epoch).
+   backward pass repeated per candidate (with it, an epoch of ACDC's first generation took 293 s;
+   without it 137-145 s, 2.0-2.1x faster; a Phase 1 epoch took 74-78 s: docs/methods/bixnas.md).
    Adam at ``method.lr`` with the code's step schedule (x0.1 after 1/4, 1/2 and 3/4 of the steps;
    the code: epochs 10, 20, 30 of 40). The code also divides the learning rate by the number of
    candidates; Adam's step does not depend on the loss scale, so with the loss already averaged
