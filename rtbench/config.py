@@ -18,8 +18,8 @@ The resolved config minus where it runs (ray.*, runs.dir, device) and where the 
 dataset's ``*root`` paths: the data fingerprint hashes the files' content) is hashed into the run id, so the
 same submission always lands in the same run folder, which is what makes resuming work. The hash
 includes the method's provenance (its module, package version and a hash of its source,
-``rtbench.registry.provenance``): editing a method's code gives a new run instead of silently
-reusing results of the old code. This module only resolves; building methods and datasets lives
+``rtbench.registry.provenance``) and that of the space it builds networks in: editing a method's or
+its space's code gives a new run instead of silently reusing results of the old code. This module only resolves; building methods and datasets lives
 with their registries (``rtbench.methods.build_method``, ``rtbench.datasets.build_dataset``) and
 the run folder's layout in ``rtbench.runfolder``.
 """
@@ -78,6 +78,7 @@ class RunSpec:
     seed: int
     budget_overridden: bool = False
     method_provenance: dict[str, str] = field(default_factory=dict)
+    space_provenance: dict[str, str] = field(default_factory=dict)
     data_fingerprint: str = ""
     data_label: str = ""
     device: str = "auto"
@@ -90,6 +91,7 @@ class RunSpec:
             "method": self.method,
             "method_config": self.method_config,
             "method_provenance": self.method_provenance,
+            "space_provenance": self.space_provenance,
             "dataset": self.dataset,
             # where the files lie (``*root``) is not part of the result: the fingerprint hashes their content
             "dataset_config": {k: v for k, v in self.dataset_config.items() if not (self.data_fingerprint and k.endswith("root"))},
@@ -283,7 +285,8 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     owner = f"method '{top['method']}'"
     method_cfg = _merge_dataclass(_default_config(method_cls.Config, "method", owner), grouped["method"], "method", owner)
 
-    space_tasks = SPACES.get(method_cls.space).tasks if method_cls.space in SPACES.names() else ()
+    space_cls = _space_class(method_cls.space)
+    space_tasks = space_cls.tasks if space_cls is not None else ()
     if space_tasks and "task" not in raw and "dataset" not in raw:  # method=echonas alone: its task
         raw["task"] = top["task"] = space_tasks[0]
     if "task" in raw and "dataset" not in raw:  # task=NAME alone: the task's embedded dataset
@@ -326,6 +329,7 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
         method=top["method"],
         method_config=dataclasses.asdict(method_cfg),
         method_provenance=provenance(method_cls),
+        space_provenance=provenance(space_cls) if space_cls is not None else {},
         data_fingerprint=fingerprint,
         data_label=data_label,
         dataset=top["dataset"],
@@ -341,6 +345,18 @@ def resolve(args: list[str] | dict[str, str]) -> RunSpec:
     )
 
 
+def _space_class(name: str) -> type | None:
+    """The class of the space a method builds in (registered, entry point or ``package.module:Class``);
+    None when it names none that loads: the method's candidates then fail where they are built, with
+    the space's own error."""
+    if not name:
+        return None
+    try:
+        return SPACES.get(name)
+    except ConfigError:
+        return None
+
+
 def spec_from_dict(d: dict[str, Any]) -> RunSpec:
     """Rebuild a RunSpec from ``RunSpec.to_dict()`` (a run record's ``config``)."""
     return RunSpec(
@@ -354,6 +370,7 @@ def spec_from_dict(d: dict[str, Any]) -> RunSpec:
         seed=int(d["seed"]),
         budget_overridden="+" in d.get("budget_label", ""),
         method_provenance=dict(d.get("method_provenance", {})),
+        space_provenance=dict(d.get("space_provenance", {})),
         data_fingerprint=d.get("data_fingerprint", ""),
         data_label=d.get("data_label", ""),
         device=d.get("device", "auto"),

@@ -16,7 +16,8 @@ Built-ins are imported explicitly by each package's ``__init__`` (``rtbench/meth
 imports every method module by name), so a missing built-in module fails loudly at import.
 
 :func:`provenance` describes where a class's code comes from (module, distribution, version and a
-hash of its source), which the run record keeps and the run id depends on.
+hash of its source), which the run record keeps and the run id depends on (a method's and the
+space it builds networks in).
 """
 
 from __future__ import annotations
@@ -152,15 +153,19 @@ def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+_SHARED_FOLDERS = tuple(Path(__file__).resolve().parent / d for d in ("methods", "spaces"))
+"""rtbench's folders of single-file built-ins beside the family folders: a module here hashes alone."""
+
+
 def source_files(cls: type) -> list[Path]:
     """The source files whose code defines ``cls``: its module's file and, when that module lives in a
-    package folder of its own (a method family such as ``rtbench/methods/rtdnas/``, or a plug-in's
-    package), every ``.py`` file beside it. A top-level module and a single-file built-in method
-    (``rtbench/methods/unet.py``) hash alone."""
+    package folder of its own (a method family such as ``rtbench/methods/rtdnas/``, a space family
+    such as ``rtbench/spaces/msnas/``, or a plug-in's package), every ``.py`` file beside it. A
+    top-level module and a single-file built-in (``rtbench/methods/unet.py``,
+    ``rtbench/spaces/unet.py``) hash alone."""
     module = sys.modules.get(cls.__module__)
     path = Path(inspect.getfile(module if module is not None else cls)).resolve()
-    shared = Path(__file__).resolve().parent / "methods"
-    if "." not in cls.__module__ or path.parent == shared:
+    if "." not in cls.__module__ or path.parent in _SHARED_FOLDERS:
         return [path]
     return sorted(path.parent.glob("*.py"))
 

@@ -22,6 +22,7 @@ from rtbench.datasets.synthetic_cine import SyntheticCine
 from rtbench.hardware.latency_model import LatencyModel
 from rtbench.hardware.profile import load_profile
 from rtbench.methods import METHODS, SearchContext
+from rtbench.registry import source_files
 from rtbench.spaces import SPACES
 from rtbench.tasks import CINE
 
@@ -131,6 +132,29 @@ def test_editing_a_methods_source_gives_a_new_run_id(tmp_path, monkeypatch) -> N
     after = resolve([*SMOKE, "method=editable_nas:TinyUNet"])
     assert after.method_provenance["source_sha256"] != before.method_provenance["source_sha256"]
     assert after.run_id != before.run_id
+
+
+def test_editing_a_methods_space_gives_a_new_run_id(tmp_path, monkeypatch) -> None:
+    """The space's code defines the networks as much as the method's: a space edit must not reuse old results."""
+    (tmp_path / "editable_space.py").write_text((GOOD / "rtbench_demo_plugin" / "space.py").read_text())
+    (tmp_path / "on_editable_space.py").write_text(
+        "from plugin_method import TinyUNet\n\n\nclass OnStack(TinyUNet):\n    space = 'editable_space:StackSpace'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = resolve([*SMOKE, "method=on_editable_space:OnStack"])
+    assert before.space_provenance["module"] == "editable_space" and before.space_provenance["source_sha256"]
+    (tmp_path / "editable_space.py").write_text((tmp_path / "editable_space.py").read_text() + "\n# an edit\n")
+    after = resolve([*SMOKE, "method=on_editable_space:OnStack"])
+    assert after.method_provenance == before.method_provenance  # the method did not change, its space did
+    assert after.space_provenance["source_sha256"] != before.space_provenance["source_sha256"]
+    assert after.run_id != before.run_id
+
+
+def test_a_space_family_hashes_its_folder_and_a_single_file_space_itself() -> None:
+    msnas = {p.name for p in source_files(SPACES.get("msnas"))}
+    assert {"space.py", "cell.py", "net.py", "supernet.py"} <= msnas  # every file of rtbench/spaces/msnas/
+    assert [p.name for p in source_files(SPACES.get("unet"))] == ["unet.py"]  # not every module of rtbench/spaces/
+    assert [p.name for p in source_files(METHODS.get("unet"))] == ["unet.py"]
 
 
 def test_the_search_pool_holds_no_test_patient(ray_session, tmp_path) -> None:

@@ -39,12 +39,14 @@ _LOCATION_KEYS = ("root", "test_root")  # where the files lie: not part of what 
 
 def config_items(cfg: dict[str, Any]) -> dict[str, str]:
     """A run's config as flat ``key -> value`` strings, the seed left out: the method's options,
-    ``dataset.<option>`` (file locations left out) and ``code`` (the first 6 hex of the method's source hash)."""
+    ``dataset.<option>`` (file locations left out), ``code`` and ``space_code`` (the first 6 hex of
+    the method's and of its space's source hash: runs of other code never share a row)."""
     items = {str(k): _text(v) for k, v in (cfg.get("method_config") or {}).items()}
     items.update({f"dataset.{k}": _text(v) for k, v in (cfg.get("dataset_config") or {}).items() if k not in _LOCATION_KEYS})
-    sha = (cfg.get("method_provenance") or {}).get("source_sha256")
-    if sha:
-        items["code"] = str(sha)[:6]
+    for key, prov in (("code", "method_provenance"), ("space_code", "space_provenance")):
+        sha = (cfg.get(prov) or {}).get("source_sha256")
+        if sha:
+            items[key] = str(sha)[:6]
     return items
 
 
