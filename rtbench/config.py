@@ -19,9 +19,10 @@ dataset's ``*root`` paths: the data fingerprint hashes the files' content) is ha
 same submission always lands in the same run folder, which is what makes resuming work. The hash
 includes the method's provenance (its module, package version and a hash of its source,
 ``rtbench.registry.provenance``) and that of the space it builds networks in: editing a method's or
-its space's code gives a new run instead of silently reusing results of the old code. This module only resolves; building methods and datasets lives
-with their registries (``rtbench.methods.build_method``, ``rtbench.datasets.build_dataset``) and
-the run folder's layout in ``rtbench.runfolder``.
+its space's code gives a new run instead of silently reusing results of the old code. This module
+only resolves; building methods and datasets lives with their registries
+(``rtbench.methods.build_method``, ``rtbench.datasets.build_dataset``) and the run folder's layout
+in ``rtbench.runfolder``.
 """
 
 from __future__ import annotations
