@@ -35,6 +35,12 @@ CASES = {
     "msnas": ("msnas", SMALL),
     "rtdnas": ("rtdnas", {**SMALL, "decoder": "both", "latency_bound_ms": 3.0}),
 }
+# Tolerance per predicted figure. ``log_weight`` sums log-softmaxes of float32 architecture weights that
+# were trained for a few steps, so its last bits follow the torch build's CPU kernels (CI drifted by up
+# to 5e-8 relative from the file written here while choosing the same genotypes); float32 carries ~7
+# digits, so 1e-5 still catches a changed weight or path. The other figures are float64 sums over the
+# stand-in table and stay exact.
+PREDICTED_REL = {"log_weight": 1e-5}
 
 
 def stand_in_ms(inst: OpInstance) -> float:
@@ -79,4 +85,6 @@ def test_same_candidates_as_the_golden_file(case: str, seed: int, tmp_path: Path
     want = golden[key]
     assert [(c["label"], c["space"], c["genotype"]) for c in got] == [(c["label"], c["space"], c["genotype"]) for c in want]
     for g, w in zip(got, want):
-        assert g["predicted"] == pytest.approx(w["predicted"], rel=1e-9)
+        assert g["predicted"].keys() == w["predicted"].keys()
+        for key_name, value in g["predicted"].items():
+            assert value == pytest.approx(w["predicted"][key_name], rel=PREDICTED_REL.get(key_name, 1e-9)), key_name
