@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
+from test_export import SMOKE_RUN, smoke_run
 
 from rtbench.cli import main
 from rtbench.config import resolve
@@ -19,9 +22,27 @@ def _spec(tmp_path, *extra):
     return resolve([*SMOKE, f"runs.dir={tmp_path}", *extra])
 
 
-def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
-    spec = _spec(tmp_path, "method=unet", "method.width=4", "method.depth=3")
+@pytest.fixture(scope="module")
+def unet_runs(ray_session, tmp_path_factory) -> Path:
+    """The tiny U-Net smoke run that test_export and test_runtimes also use (submitted once per test run).
+
+    Each test below copies its run store and works on the copy: submitting the same spec once per
+    test cost three searches, trainings and measurements for no extra coverage.
+    """
+    root, _ = smoke_run(tmp_path_factory.getbasetemp() / "runtime-runs")
+    return root
+
+
+def _copy_runs(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst / "runs")
+    return dst / "runs"
+
+
+def test_smoke_submission_writes_a_complete_record(unet_runs, tmp_path):
+    spec = resolve([*SMOKE_RUN, f"runs.dir={_copy_runs(unet_runs, tmp_path)}"])
+    # a submission over a finished run (the fixture's) finds everything done and launches nothing
     res = submit(spec, echo=lambda s: None)
+    assert res.launched == []
     rec = json.loads((res.run_dir / "record.json").read_text())
     assert rec["schema"] == "rtbench.run/1" and rec["status"] == "complete", rec["failures"]
     assert rec["config"]["config_hash"] == spec.config_hash
@@ -46,9 +67,6 @@ def test_smoke_submission_writes_a_complete_record(ray_session, tmp_path):
     assert set(cand["constraints"]["broken"]) <= {"latency", "throughput"}
     assert rec["environment"]["torch"] and rec["environment"]["cpu"]
     assert cand["folds"][0]["per_volume"], "per-volume rows are recorded"
-    # a second identical submission finds everything finished and launches nothing
-    again = submit(spec, echo=lambda s: None)
-    assert again.launched == [] and again.record["status"] == "complete"
     assert seal_state(json.loads((res.run_dir / "record.json").read_text())) == "ok"
     # a truncated unit file counts as not done: that trial, and only that one, runs again
     (measure,) = (res.run_dir / "units").glob("measure-*.json")
@@ -94,7 +112,8 @@ def test_cli_bad_key_stops_before_any_work(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
-def test_cli_runs_and_leaderboard(ray_session, tmp_path, capsys):
+def test_cli_runs_and_leaderboard(unet_runs, tmp_path, capsys):
+    tmp_path = _copy_runs(unet_runs, tmp_path)
     assert main(["submit", *SMOKE, "method=unet", "method.width=4", "method.depth=3", f"runs.dir={tmp_path}"]) == 0
     assert main(["runs", f"runs.dir={tmp_path}"]) == 0
     assert main(["leaderboard", f"runs.dir={tmp_path}"]) == 0
@@ -148,15 +167,22 @@ def test_acdc_smoke_submission(ray_session, tmp_path, acdc_root):
     assert {r["phase"] for r in rows} <= {"ED", "ES"}
 
 
-def test_python_dash_m_submits(tmp_path):
+def test_python_dash_m_submits(unet_runs, tmp_path):
     """``python -m rtbench.cli submit ...`` (and ``python -m rtbench``) complete a smoke run: run as
-    ``__main__``, the CLI's functions were pickled by value for Ray and the submit died on a lock."""
+    ``__main__``, the CLI's functions were pickled by value for Ray and the submit died on a lock.
+
+    The measurement unit of a copy of the shared run is removed, so this process launches a Ray
+    trial of its own (what used to die) without repeating the search and the training.
+    """
     import subprocess
     import sys
 
+    tmp_path = _copy_runs(unet_runs, tmp_path)
+    (measure,) = tmp_path.glob("*/*/units/measure-*.json")
+    measure.unlink()
     args = ["submit", "method=unet", "method.width=4", "method.depth=3", *SMOKE, f"runs.dir={tmp_path}"]
     done = subprocess.run([sys.executable, "-m", "rtbench.cli", *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert list(tmp_path.glob("*/*/record.json"))
+    assert "== measure: 1 trial(s) to run" in done.stdout and measure.is_file()
     again = subprocess.run([sys.executable, "-m", "rtbench", "runs", f"runs.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "unet" in again.stdout, again.stdout + again.stderr
