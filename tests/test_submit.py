@@ -114,7 +114,7 @@ def test_cli_bad_key_stops_before_any_work(tmp_path, capsys):
 
 def test_cli_runs_and_leaderboard(unet_runs, tmp_path, capsys):
     tmp_path = _copy_runs(unet_runs, tmp_path)
-    assert main(["submit", *SMOKE, "method=unet", "method.width=4", "method.depth=3", f"runs.dir={tmp_path}"]) == 0
+    assert main(["submit", *SMOKE_RUN, f"runs.dir={tmp_path}"]) == 0
     assert main(["runs", f"runs.dir={tmp_path}"]) == 0
     assert main(["leaderboard", f"runs.dir={tmp_path}"]) == 0
     out = capsys.readouterr().out
@@ -180,7 +180,7 @@ def test_python_dash_m_submits(unet_runs, tmp_path):
     tmp_path = _copy_runs(unet_runs, tmp_path)
     (measure,) = tmp_path.glob("*/*/units/measure-*.json")
     measure.unlink()
-    args = ["submit", "method=unet", "method.width=4", "method.depth=3", *SMOKE, f"runs.dir={tmp_path}"]
+    args = ["submit", *SMOKE_RUN, f"runs.dir={tmp_path}"]
     done = subprocess.run([sys.executable, "-m", "rtbench.cli", *args], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "== measure: 1 trial(s) to run" in done.stdout and measure.is_file()
